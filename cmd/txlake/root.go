@@ -1,0 +1,79 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/spf13/cobra"
+)
+
+// globalOptions are the flags every command shares.
+type globalOptions struct {
+	streams   *streams
+	logFormat string // auto | text | json
+	logLevel  string
+	logger    *slog.Logger
+}
+
+func newRootCmd(s *streams) (*cobra.Command, *globalOptions) {
+	g := &globalOptions{streams: s}
+	root := &cobra.Command{
+		Use:   "txlake",
+		Short: "Batch ETL of transaction logs into a Hive-partitioned Parquet lake",
+		Long: `txlake ingests transaction logs (JSON lines, CSV) into a Hive-partitioned,
+zstd-compressed Parquet lake with atomic, idempotent commits, and queries it
+with DuckDB.
+
+` + exitCodesHelp,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			l, err := newLogger(g.streams.Err, g.streams.ErrTTY, g.logFormat, g.logLevel)
+			if err != nil {
+				return usage(err)
+			}
+			g.logger = l
+			return nil
+		},
+	}
+	root.SetOut(s.Out)
+	root.SetErr(s.Err)
+	root.PersistentFlags().StringVar(&g.logFormat, "log-format", "auto", "log format on stderr: auto (text on a terminal, else json), text or json")
+	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usage(err) })
+
+	root.AddCommand(
+		newVersionCmd(g),
+		newIngestCmd(g),
+		newQueryCmd(g),
+		newGenCmd(g),
+	)
+	return root, g
+}
+
+// execute runs the CLI with args and returns the process exit code.
+func execute(ctx context.Context, args []string, s *streams) int {
+	root, _ := newRootCmd(s)
+	root.SetArgs(args)
+	cmd, err := root.ExecuteContextC(ctx)
+	if err == nil {
+		return exitOK
+	}
+	code := exitCode(err)
+	if code == exitOK {
+		code = exitFailure
+	}
+	// cobra's own argument errors (unknown command, wrong arg count) are usage errors.
+	var ue *usageError
+	if !errors.As(err, &ue) && cmd != nil && isCobraUsageError(err) {
+		code = exitUsage
+	}
+	if errors.Is(err, context.Canceled) {
+		fmt.Fprintln(s.Err, "txlake: interrupted; nothing was half-committed")
+	} else {
+		fmt.Fprintf(s.Err, "txlake: %v\n", err)
+	}
+	return code
+}

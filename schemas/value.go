@@ -1,0 +1,48 @@
+package schemas
+
+// RawKind says what kind of token a decoder found for a field.
+type RawKind uint8
+
+// Raw kinds produced by the JSON and CSV decoders.
+const (
+	RawMissing   RawKind = iota // no source name/path of the field was present
+	RawNull                     // JSON null (CSV: an empty cell)
+	RawString                   // Text holds the unescaped string bytes
+	RawNumber                   // Text holds the JSON number literal as written
+	RawBool                     // Bool holds the value
+	RawComposite                // a JSON object or array; Text holds its JSON text
+)
+
+// Raw is one undecoded cell as found in the input. Text may alias the
+// decoder's buffer: Coerce must copy what it keeps.
+type Raw struct {
+	Kind RawKind
+	Text []byte
+	Bool bool
+}
+
+// Value is one coerced cell, in the representation Parquet stores.
+type Value struct {
+	Null bool
+	// I holds int64 values, decimal unscaled values (amount * 10^scale),
+	// timestamps as microseconds since the epoch (UTC), dates as days since
+	// the epoch, and bools as 0 or 1.
+	I int64
+	F float64 // float64 values
+	S string  // string values (after normalisation and the PII policy)
+}
+
+// RuleError is why a value was rejected. Its message names the field and the
+// rule, and never contains the value itself (values may be PII).
+type RuleError struct {
+	Field  string // schema field name
+	Rule   string // short rule id: "required", "type", "min", "max", "enum", "pattern", "utf8", "format", "precision", "range"
+	Detail string // human detail without the value, e.g. "must be >= 0", "expected decimal(18,2)"
+}
+
+func (e *RuleError) Error() string {
+	if e.Detail == "" {
+		return "field " + e.Field + ": " + e.Rule
+	}
+	return "field " + e.Field + ": " + e.Rule + ": " + e.Detail
+}
