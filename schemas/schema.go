@@ -2,6 +2,7 @@ package schemas
 
 import (
 	"regexp"
+	"strconv"
 )
 
 // Kind is the logical type of a field.
@@ -114,24 +115,4 @@ func typeString(t Type) string {
 	return "unknown"
 }
 
-func itoa(i int) string {
-	if i == 0 {
-		return "0"
-	}
-	neg := i < 0
-	if neg {
-		i = -i
-	}
-	var b [20]byte
-	n := len(b)
-	for i > 0 {
-		n--
-		b[n] = byte('0' + i%10)
-		i /= 10
-	}
-	if neg {
-		n--
-		b[n] = '-'
-	}
-	return string(b[n:])
-}
+func itoa(i int) string { return strconv.Itoa(i) }

@@ -36,7 +36,7 @@ type Value struct {
 // rule, and never contains the value itself (values may be PII).
 type RuleError struct {
 	Field  string // schema field name
-	Rule   string // short rule id: "required", "type", "min", "max", "enum", "pattern", "utf8", "format", "precision", "range"
+	Rule   string // short rule id: "required", "type", "min", "max", "enum", "pattern", "utf8", "format", "scale", "range"
 	Detail string // human detail without the value, e.g. "must be >= 0", "expected decimal(18,2)"
 }
 

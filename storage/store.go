@@ -59,16 +59,24 @@ type Object interface {
 type Store interface {
 	// Put stores the bytes read from r under key, atomically. size is the
 	// length if known, or -1. Put reads r until io.EOF; a read error aborts
-	// the Put and leaves no object.
+	// the Put and leaves no object. If size >= 0 and r yields a different
+	// number of bytes, Put fails and stores nothing. If ctx is cancelled
+	// before the object is committed, Put returns an error wrapping ctx.Err()
+	// and stores nothing. Put does not close r.
 	Put(ctx context.Context, key string, r io.Reader, size int64) error
 	// Open opens key for reading. The caller must Close the Object.
 	Open(ctx context.Context, key string) (Object, error)
 	// Stat describes key.
 	Stat(ctx context.Context, key string) (ObjectInfo, error)
 	// List calls fn for each object whose key starts with prefix, in
-	// ascending key order. An error from fn stops the listing and is returned.
+	// ascending byte order of the full key. prefix may be "", end in "/", or
+	// end in a partial name; it is checked with ValidatePrefix. An error from
+	// fn stops the listing and is returned (possibly wrapped, so test it with
+	// errors.Is).
 	List(ctx context.Context, prefix string, fn func(ObjectInfo) error) error
-	// Delete removes key. Deleting a missing key is not an error.
+	// Delete removes key. Deleting a missing key is not an error. Delete never
+	// removes more than the one object: a key that is only a prefix of other
+	// objects (a "directory") is a missing key.
 	Delete(ctx context.Context, key string) error
 	// URL returns the human-readable location of key (for messages and run
 	// records). It never contains credentials.

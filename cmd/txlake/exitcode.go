@@ -52,9 +52,6 @@ type driftError struct{ err error }
 func (e *driftError) Error() string { return e.err.Error() }
 func (e *driftError) Unwrap() error { return e.err }
 
-// ErrUsage can be wrapped by packages outside cmd to signal a configuration
-// problem; see exitCode.
-var errUsageSentinels = []error{}
 
 // exitCode decides the process exit code for an error returned by a command.
 // It is the only place exit codes are chosen.
@@ -66,12 +63,15 @@ func exitCode(err error) int {
 	var qe *qualityError
 	var de *driftError
 	var ce interface{ ConfigError() bool }
+	var qi interface{ QualityError() bool }
 	switch {
 	case errors.As(err, &ue):
 		return exitUsage
 	case errors.As(err, &ce) && ce.ConfigError():
 		return exitUsage
 	case errors.As(err, &qe):
+		return exitQuality
+	case errors.As(err, &qi) && qi.QualityError():
 		return exitQuality
 	case errors.As(err, &de):
 		return exitDrift
@@ -81,11 +81,6 @@ func exitCode(err error) int {
 		return exitTempFailure
 	case errors.Is(err, context.Canceled):
 		return exitFailure
-	}
-	for _, s := range errUsageSentinels {
-		if errors.Is(err, s) {
-			return exitUsage
-		}
 	}
 	return exitFailure
 }

@@ -1,0 +1,252 @@
+package ingest
+
+import (
+	"bufio"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zstd"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/txlake/txlake/storage/lake"
+)
+
+// Format is the record format of a source.
+type Format string
+
+// Source formats.
+const (
+	FormatAuto  Format = "auto"
+	FormatJSONL Format = "jsonl"
+	FormatCSV   Format = "csv"
+)
+
+// SourceError is a problem with the sources that is the user's to fix before
+// any work starts (missing file, empty glob, bad URL). It maps to exit 2.
+type SourceError struct {
+	Source string
+	Reason string
+}
+
+func (e *SourceError) Error() string { return fmt.Sprintf("source %s: %s", e.Source, e.Reason) }
+
+// ConfigError marks SourceError as a usage/configuration error.
+func (e *SourceError) ConfigError() bool { return true }
+
+// source is one resolved input file.
+type source struct {
+	url   string // file:///abs/path
+	path  string // local path
+	size  int64
+	sum   string // "sha256:<hex>"
+	fmt   Format
+	label string // what the user wrote, for messages
+}
+
+// resolveSources expands the user's source arguments (paths and globs) into
+// a sorted, de-duplicated list of files. A missing path or a glob that
+// matches nothing is a SourceError.
+func resolveSources(args []string, format Format) ([]*source, error) {
+	if len(args) == 0 {
+		return nil, &SourceError{Source: "(none)", Reason: "no --source given"}
+	}
+	seen := map[string]bool{}
+	var out []*source
+	for _, arg := range args {
+		p := arg
+		if strings.HasPrefix(p, "file://") {
+			p = strings.TrimPrefix(p, "file://")
+			if !strings.HasPrefix(p, "/") {
+				return nil, &SourceError{Source: arg, Reason: "file:// URLs must be absolute (file:///path)"}
+			}
+		} else if i := strings.Index(p, "://"); i > 0 {
+			scheme := p[:i]
+			return nil, &SourceError{Source: arg, Reason: fmt.Sprintf("unsupported source scheme %q in this build (want a local path, glob or file:// URL)", scheme)}
+		}
+		if strings.ContainsRune(p, 0) {
+			return nil, &SourceError{Source: arg, Reason: "path contains a NUL byte"}
+		}
+		var matches []string
+		if strings.ContainsAny(p, "*?[") {
+			m, err := filepath.Glob(p)
+			if err != nil {
+				return nil, &SourceError{Source: arg, Reason: "bad glob pattern: " + err.Error()}
+			}
+			for _, f := range m {
+				if st, err := os.Stat(f); err == nil && st.Mode().IsRegular() {
+					matches = append(matches, f)
+				}
+			}
+			if len(matches) == 0 {
+				return nil, &SourceError{Source: arg, Reason: "glob matches no files"}
+			}
+		} else {
+			st, err := os.Stat(p)
+			switch {
+			case errors.Is(err, fs.ErrNotExist):
+				return nil, &SourceError{Source: arg, Reason: "no such file"}
+			case err != nil:
+				return nil, &SourceError{Source: arg, Reason: err.Error()}
+			case st.IsDir():
+				return nil, &SourceError{Source: arg, Reason: "is a directory; use a glob such as " + filepath.Join(p, "*.jsonl")}
+			case !st.Mode().IsRegular():
+				return nil, &SourceError{Source: arg, Reason: "not a regular file"}
+			}
+			matches = []string{p}
+		}
+		for _, m := range matches {
+			abs, err := filepath.Abs(m)
+			if err != nil {
+				return nil, &SourceError{Source: arg, Reason: err.Error()}
+			}
+			if seen[abs] {
+				continue
+			}
+			seen[abs] = true
+			st, err := os.Stat(abs)
+			if err != nil {
+				return nil, &SourceError{Source: m, Reason: err.Error()}
+			}
+			f := format
+			if f == FormatAuto || f == "" {
+				f = formatFromName(abs)
+			}
+			out = append(out, &source{url: "file://" + abs, path: abs, size: st.Size(), fmt: f, label: m})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].url < out[j].url })
+	return out, nil
+}
+
+// formatFromName guesses the format from the extension under any
+// compression suffix; FormatAuto means "sniff the content".
+func formatFromName(name string) Format {
+	n := strings.ToLower(name)
+	for _, suf := range []string{".gz", ".gzip", ".zst", ".zstd"} {
+		n = strings.TrimSuffix(n, suf)
+	}
+	switch {
+	case strings.HasSuffix(n, ".csv"):
+		return FormatCSV
+	case strings.HasSuffix(n, ".jsonl"), strings.HasSuffix(n, ".json"), strings.HasSuffix(n, ".ndjson"):
+		return FormatJSONL
+	}
+	return FormatAuto
+}
+
+// checksumSources computes the SHA-256 of every source, in parallel. The
+// checksums identify the unit of input (the contribution key) before any
+// row is read.
+func checksumSources(ctx context.Context, srcs []*source, workers int) error {
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(workers)
+	for _, s := range srcs {
+		g.Go(func() error {
+			f, err := os.Open(s.path)
+			if err != nil {
+				return fmt.Errorf("open %s: %w", s.url, err)
+			}
+			defer f.Close()
+			h := sha256.New()
+			buf := make([]byte, 1<<20)
+			for {
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+				n, err := f.Read(buf)
+				h.Write(buf[:n])
+				if err == io.EOF {
+					break
+				}
+				if err != nil {
+					return fmt.Errorf("read %s: %w", s.url, err)
+				}
+			}
+			s.sum = "sha256:" + hex.EncodeToString(h.Sum(nil))
+			return nil
+		})
+	}
+	return g.Wait()
+}
+
+func (s *source) identity() lake.Source {
+	return lake.Source{URL: s.url, Bytes: s.size, Checksum: s.sum}
+}
+
+// Compression is the detected compression of a source.
+type Compression string
+
+const (
+	compNone Compression = "none"
+	compGzip Compression = "gzip"
+	compZstd Compression = "zstd"
+)
+
+// countingReader counts the compressed bytes consumed, for progress and for
+// naming the offset of a truncated stream.
+type countingReader struct {
+	r io.Reader
+	n int64
+	// onRead reports progress deltas; may be nil.
+	onRead func(int64)
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	if c.onRead != nil && n > 0 {
+		c.onRead(int64(n))
+	}
+	return n, err
+}
+
+// openedSource is a source opened for decoding.
+type openedSource struct {
+	r      io.Reader // decompressed stream
+	raw    *countingReader
+	comp   Compression
+	closer func() error
+}
+
+// openSource opens s and wraps it in a decompressor chosen by magic bytes.
+func openSource(s *source, onRead func(int64)) (*openedSource, error) {
+	f, err := os.Open(s.path)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", s.url, err)
+	}
+	cr := &countingReader{r: f, onRead: onRead}
+	br := bufio.NewReaderSize(cr, 1<<20)
+	magic, _ := br.Peek(4)
+	o := &openedSource{raw: cr, comp: compNone, closer: f.Close}
+	switch {
+	case len(magic) >= 2 && magic[0] == 0x1f && magic[1] == 0x8b:
+		zr, err := gzip.NewReader(br)
+		if err != nil {
+			f.Close()
+			return nil, fmt.Errorf("%s: gzip header: %w", s.url, err)
+		}
+		o.r, o.comp = zr, compGzip
+		o.closer = func() error { zr.Close(); return f.Close() }
+	case len(magic) >= 4 && magic[0] == 0x28 && magic[1] == 0xb5 && magic[2] == 0x2f && magic[3] == 0xfd:
+		zr, err := zstd.NewReader(br, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(1<<30))
+		if err != nil {
+			f.Close()
+			return nil, fmt.Errorf("%s: zstd header: %w", s.url, err)
+		}
+		o.r, o.comp = zr, compZstd
+		o.closer = func() error { zr.Close(); return f.Close() }
+	default:
+		o.r = br
+	}
+	return o, nil
+}

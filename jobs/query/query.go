@@ -1,0 +1,234 @@
+// Package query exposes a lake to DuckDB: every table becomes a view over
+// exactly the files its partition manifests list, and each table's
+// quarantine becomes a view named <table>_quarantine.
+package query
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+
+	"github.com/duckdb/duckdb-go/v2"
+
+	"github.com/txlake/txlake/storage"
+	"github.com/txlake/txlake/storage/lake"
+)
+
+// ErrRemoteLake is returned for lakes whose files are not local; those need
+// the read cache.
+var ErrRemoteLake = errors.New("this lake's files are not on the local filesystem")
+
+// Table is one table exposed as a view.
+type Table struct {
+	Name       string
+	Partitions int
+	Files      int
+	Rows       int64
+	Bytes      int64
+	// Quarantine is the number of quarantine files of the table.
+	Quarantine int
+}
+
+// Engine is a DuckDB database with one view per lake table.
+type Engine struct {
+	DB     *sql.DB
+	Tables []Table
+}
+
+// FileResolver turns a lake key into a path DuckDB can read.
+type FileResolver func(ctx context.Context, key string) (string, error)
+
+// LocalResolver resolves keys of a store whose objects are local files.
+func LocalResolver(st storage.Store) (FileResolver, error) {
+	lp, ok := st.(storage.LocalPather)
+	if !ok {
+		return nil, fmt.Errorf("%s: %w", st.URL(""), ErrRemoteLake)
+	}
+	return func(_ context.Context, key string) (string, error) { return lp.LocalPath(key), nil }, nil
+}
+
+// Open creates an in-memory DuckDB database with views over the lake.
+// The caller closes Engine.DB.
+func Open(ctx context.Context, st storage.Store, resolve FileResolver) (*Engine, error) {
+	connector, err := duckdb.NewConnector("", nil)
+	if err != nil {
+		return nil, fmt.Errorf("start DuckDB: %w", err)
+	}
+	db := sql.OpenDB(connector)
+	db.SetMaxOpenConns(1) // views live in the one in-memory database
+	if _, err := db.ExecContext(ctx, "SET TimeZone = 'UTC'"); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("DuckDB: %w", err)
+	}
+	e := &Engine{DB: db}
+	tables, err := lake.ListTables(ctx, st)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	for _, t := range tables {
+		info, err := createView(ctx, db, st, resolve, t)
+		if err != nil {
+			db.Close()
+			return nil, err
+		}
+		e.Tables = append(e.Tables, info)
+	}
+	return e, nil
+}
+
+// Files returns the keys of the files the manifests of table list, for
+// dates in [from, to] ("" means unbounded).
+func Files(ctx context.Context, st storage.Store, table, from, to string) ([]*lake.Manifest, error) {
+	dates, err := lake.ListPartitions(ctx, st, table)
+	if err != nil {
+		return nil, err
+	}
+	var out []*lake.Manifest
+	for _, dt := range dates {
+		if (from != "" && dt < from) || (to != "" && dt > to) {
+			continue
+		}
+		m, err := lake.ReadManifest(ctx, st, table, dt)
+		if err != nil {
+			return nil, err
+		}
+		if m != nil {
+			out = append(out, m)
+		}
+	}
+	return out, nil
+}
+
+func createView(ctx context.Context, db *sql.DB, st storage.Store, resolve FileResolver, table string) (Table, error) {
+	info := Table{Name: table}
+	manifests, err := Files(ctx, st, table, "", "")
+	if err != nil {
+		return info, err
+	}
+	var paths []string
+	for _, m := range manifests {
+		info.Partitions++
+		for _, f := range m.Files {
+			p, err := resolve(ctx, m.Key(f))
+			if err != nil {
+				return info, err
+			}
+			paths = append(paths, p)
+			info.Files++
+			info.Rows += f.Rows
+			info.Bytes += f.Bytes
+		}
+	}
+	var sqlText string
+	if len(paths) > 0 {
+		sqlText = fmt.Sprintf("CREATE VIEW %s AS SELECT * FROM read_parquet(%s, hive_partitioning = true, union_by_name = true)",
+			Ident(table), stringList(paths))
+	} else {
+		cols, err := emptyColumns(ctx, st, table)
+		if err != nil {
+			return info, err
+		}
+		sqlText = fmt.Sprintf("CREATE VIEW %s AS SELECT %s WHERE false", Ident(table), cols)
+	}
+	if _, err := db.ExecContext(ctx, sqlText); err != nil {
+		return info, fmt.Errorf("create view %s: %w", table, err)
+	}
+	// Quarantine files are replaced atomically per contribution; all present
+	// ones are current.
+	var qpaths []string
+	qprefix := "_quarantine/" + table + "/"
+	err = st.List(ctx, qprefix, func(o storage.ObjectInfo) error {
+		name := strings.TrimPrefix(o.Key, qprefix)
+		if strings.HasSuffix(name, ".parquet") && !strings.Contains(name, "/") {
+			p, err := resolve(ctx, o.Key)
+			if err != nil {
+				return err
+			}
+			qpaths = append(qpaths, p)
+		}
+		return nil
+	})
+	if err != nil {
+		return info, fmt.Errorf("list quarantine of %s: %w", table, err)
+	}
+	info.Quarantine = len(qpaths)
+	if len(qpaths) > 0 {
+		q := fmt.Sprintf("CREATE VIEW %s AS SELECT * FROM read_parquet(%s, union_by_name = true)", Ident(table+"_quarantine"), stringList(qpaths))
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			return info, fmt.Errorf("create view %s_quarantine: %w", table, err)
+		}
+	}
+	return info, nil
+}
+
+// emptyColumns builds a typed, empty select list from the table's schema so
+// an empty table still has its columns.
+func emptyColumns(ctx context.Context, st storage.Store, table string) (string, error) {
+	sf, err := lake.ReadSchemaFile(ctx, st, table)
+	if err != nil || sf == nil {
+		return "NULL::DATE AS dt", err
+	}
+	var doc struct {
+		Fields []struct {
+			Name string `json:"name"`
+			Type string `json:"type"`
+			PII  string `json:"pii"`
+		} `json:"fields"`
+	}
+	if err := json.Unmarshal(sf.Schema, &doc); err != nil {
+		return "", fmt.Errorf("%s: %w", st.URL(lake.SchemaKey(table)), err)
+	}
+	var cols []string
+	for _, f := range doc.Fields {
+		if f.PII == "drop" {
+			continue
+		}
+		cols = append(cols, fmt.Sprintf("NULL::%s AS %s", duckType(f.Type), Ident(f.Name)))
+	}
+	cols = append(cols, "NULL::DATE AS dt")
+	return strings.Join(cols, ", "), nil
+}
+
+var decimalRe = regexp.MustCompile(`^decimal\((\d+),(\d+)\)$`)
+
+func duckType(t string) string {
+	switch t {
+	case "string":
+		return "VARCHAR"
+	case "int64":
+		return "BIGINT"
+	case "float64":
+		return "DOUBLE"
+	case "bool":
+		return "BOOLEAN"
+	case "timestamp":
+		return "TIMESTAMPTZ"
+	case "date":
+		return "DATE"
+	}
+	if m := decimalRe.FindStringSubmatch(t); m != nil {
+		return "DECIMAL(" + m[1] + "," + m[2] + ")"
+	}
+	return "VARCHAR"
+}
+
+// Ident quotes a DuckDB identifier.
+func Ident(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
+
+// Literal quotes a DuckDB string literal.
+func Literal(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
+func stringList(items []string) string {
+	sort.Strings(items)
+	q := make([]string, len(items))
+	for i, s := range items {
+		q[i] = Literal(s)
+	}
+	return "[" + strings.Join(q, ", ") + "]"
+}

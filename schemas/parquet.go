@@ -1,0 +1,198 @@
+package schemas
+
+import (
+	"encoding/json"
+	"strings"
+	"unsafe"
+
+	"github.com/parquet-go/parquet-go"
+)
+
+// orderedGroup is a parquet.Group whose columns keep the schema's declared
+// order (parquet.Group alone sorts them by name), after parquet-go's own
+// orderedGroup in type_variant.go.
+type orderedGroup struct {
+	parquet.Group
+	fields []parquet.Field
+}
+
+// Fields returns the group's fields in declared order.
+func (g orderedGroup) Fields() []parquet.Field { return g.fields }
+
+func newOrderedGroup(g parquet.Group, order []string) orderedGroup {
+	byName := make(map[string]parquet.Field, len(g))
+	for _, f := range g.Fields() {
+		byName[f.Name()] = f
+	}
+	fields := make([]parquet.Field, len(order))
+	for i, name := range order {
+		fields[i] = byName[name]
+	}
+	return orderedGroup{Group: g, fields: fields}
+}
+
+// ParquetSchema returns the Parquet schema of the table: one column per
+// stored field (see Field.Stored), in schema order, named like the field.
+// Required fields are required columns, others optional. Types: string →
+// BYTE_ARRAY STRING (RLE_DICTIONARY encoded when Field.Dictionary), int64 →
+// INT64, float64 → DOUBLE, bool → BOOLEAN, decimal(p,s) → INT64
+// DECIMAL(p,s), timestamp → INT64 TIMESTAMP(MICROS, isAdjustedToUTC=true),
+// date → INT32 DATE. Column i of the schema is field StoredFields()[i].
+func (s *Schema) ParquetSchema() *parquet.Schema {
+	g := parquet.Group{}
+	var order []string
+	for _, i := range s.StoredFields() {
+		f := &s.Fields[i]
+		var n parquet.Node
+		switch f.Type.Kind {
+		case KindString:
+			n = parquet.String()
+		case KindInt64:
+			n = parquet.Int(64)
+		case KindFloat64:
+			n = parquet.Leaf(parquet.DoubleType)
+		case KindBool:
+			n = parquet.Leaf(parquet.BooleanType)
+		case KindDecimal:
+			n = parquet.Decimal(f.Type.Scale, f.Type.Precision, parquet.Int64Type)
+		case KindTimestamp:
+			n = parquet.Timestamp(parquet.Microsecond)
+		case KindDate:
+			n = parquet.Date()
+		}
+		if f.Dictionary && f.Type.Kind != KindBool {
+			n = parquet.Encoded(n, &parquet.RLEDictionary)
+		}
+		if f.Required {
+			n = parquet.Required(n)
+		} else {
+			n = parquet.Optional(n)
+		}
+		g[f.Name] = n
+		order = append(order, f.Name)
+	}
+	return parquet.NewSchema(s.Table, newOrderedGroup(g, order))
+}
+
+// StoredFields returns the indexes into s.Fields of the fields that become
+// columns, in column order.
+func (s *Schema) StoredFields() []int {
+	out := make([]int, 0, len(s.Fields))
+	for i := range s.Fields {
+		if s.Fields[i].Stored() {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+// AppendRow appends one row to row and returns it: one parquet.Value per
+// stored column, with its column index, repetition level 0 and definition
+// level 1 for a present optional value, 0 for a null or a required value.
+// vals is indexed like s.Fields (values of fields that are not stored are
+// ignored) and must have len(s.Fields) entries.
+//
+// A required field's value must not be null (Coerce guarantees this);
+// AppendRow panics otherwise, since the file would be corrupt.
+//
+// String values are not copied: the parquet.Values point into vals[i].S.
+// Go strings are immutable, so this is safe as long as the strings were not
+// built with unsafe over reused buffers (Coerce never does that); keep vals
+// reachable until the row has been written.
+func (s *Schema) AppendRow(row parquet.Row, vals []Value) parquet.Row {
+	col := 0
+	for i := range s.Fields {
+		f := &s.Fields[i]
+		if !f.Stored() {
+			continue
+		}
+		v := vals[i]
+		if v.Null {
+			if f.Required {
+				panic("schemas: AppendRow: null value in required field " + f.Name)
+			}
+			row = append(row, parquet.NullValue().Level(0, 0, col))
+			col++
+			continue
+		}
+		var pv parquet.Value
+		switch f.Type.Kind {
+		case KindString:
+			pv = parquet.ByteArrayValue(unsafe.Slice(unsafe.StringData(v.S), len(v.S)))
+		case KindInt64, KindDecimal, KindTimestamp:
+			pv = parquet.Int64Value(v.I)
+		case KindFloat64:
+			pv = parquet.DoubleValue(v.F)
+		case KindBool:
+			pv = parquet.BooleanValue(v.I != 0)
+		case KindDate:
+			pv = parquet.Int32Value(int32(v.I))
+		}
+		def := 0
+		if !f.Required {
+			def = 1
+		}
+		row = append(row, pv.Level(0, def, col))
+		col++
+	}
+	return row
+}
+
+// ValueFromParquet converts a value read from f's column back to a Value,
+// the inverse of AppendRow. Strings are copied.
+func ValueFromParquet(f *Field, v parquet.Value) Value {
+	if v.IsNull() {
+		return Value{Null: true}
+	}
+	switch f.Type.Kind {
+	case KindString:
+		return Value{S: string(v.ByteArray())}
+	case KindInt64, KindDecimal, KindTimestamp:
+		return Value{I: v.Int64()}
+	case KindFloat64:
+		return Value{F: v.Double()}
+	case KindBool:
+		if v.Boolean() {
+			return Value{I: 1}
+		}
+		return Value{I: 0}
+	case KindDate:
+		return Value{I: int64(v.Int32())}
+	}
+	return Value{Null: true}
+}
+
+// Parquet key-value metadata keys written by txlake.
+const (
+	MetaFingerprint = "txlake.schema_fingerprint" // Schema.Fingerprint
+	MetaTable       = "txlake.table"              // Schema.Table
+	MetaSchema      = "txlake.schema"             // the JSON of Schema.Doc
+	MetaTagsPrefix  = "txlake.tags."              // + column: comma-joined tags
+	MetaPIIPrefix   = "txlake.pii."               // + column: pii policy other than keep
+)
+
+// KeyValueMetadata returns the Parquet key-value metadata of the table's
+// files: MetaFingerprint, MetaTable, MetaSchema (the JSON of Doc), and for
+// each stored field MetaTagsPrefix+name (its tags, comma-joined) when it has
+// tags and MetaPIIPrefix+name (its policy) when its policy is not keep.
+func (s *Schema) KeyValueMetadata() map[string]string {
+	doc, err := json.Marshal(s.Doc())
+	if err != nil {
+		panic("schemas: marshal Doc: " + err.Error()) // strings, bools and slices only
+	}
+	m := map[string]string{
+		MetaFingerprint: s.Fingerprint,
+		MetaTable:       s.Table,
+		MetaSchema:      string(doc),
+	}
+	for _, i := range s.StoredFields() {
+		f := &s.Fields[i]
+		if len(f.Tags) > 0 {
+			m[MetaTagsPrefix+f.Name] = strings.Join(f.Tags, ",")
+		}
+		if f.PII != PIIKeep && f.PII != "" {
+			m[MetaPIIPrefix+f.Name] = f.PII
+		}
+	}
+	return m
+}

@@ -1,0 +1,182 @@
+// Package backend turns a lake URL into a storage.Store. Open is the one
+// explicit registry of URL schemes; backends are never registered by blank
+// imports.
+package backend
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+
+	"github.com/txlake/txlake/storage"
+	"github.com/txlake/txlake/storage/local"
+	"github.com/txlake/txlake/storage/mem"
+	"github.com/txlake/txlake/storage/prefix"
+)
+
+// URLError is a configuration error in a lake URL: the URL is empty,
+// malformed, or names a scheme this build cannot open. The CLI exits with code
+// 2 for it (see ConfigError).
+type URLError struct {
+	// URL is the offending URL with any userinfo (credentials) redacted.
+	URL string
+	// Reason says what is wrong and what is accepted.
+	Reason string
+}
+
+// Error returns `lake URL "<redacted URL>": <reason>`.
+func (e *URLError) Error() string { return fmt.Sprintf("lake URL %q: %s", e.URL, e.Reason) }
+
+// ConfigError reports true: a bad URL is a configuration error (exit code 2).
+func (e *URLError) ConfigError() bool { return true }
+
+const accepted = "want a path, file://, s3:// or hdfs://"
+
+// Open returns the store for a lake URL:
+//
+//   - a bare path, relative or absolute ("./lake", "/data/lake"), or
+//     file:///abs/path (empty host): a local.Store rooted there, created if
+//     missing;
+//   - mem:// : a new, empty in-memory store (each call returns a different
+//     one); mem://a/b is the same under the prefix "a/b";
+//   - s3://bucket/prefix and hdfs://namenode:port/path: recognised, but not
+//     built into this version yet.
+//
+// A string counts as a URL when it starts with a scheme of two or more letters
+// followed by ":" ("C:\lake" is a path). An empty string, an unknown scheme, a
+// URL with a query or a fragment, a file URL with a host or userinfo, or a
+// malformed URL returns a *URLError. Errors never contain the URL's userinfo.
+// Failing to create a local root is an ordinary error (exit code 1).
+func Open(ctx context.Context, rawURL string) (storage.Store, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	loc, err := parse(rawURL)
+	if err != nil {
+		return nil, err
+	}
+	switch loc.scheme {
+	case "file":
+		s, err := local.New(loc.path)
+		if err != nil {
+			return nil, fmt.Errorf("open lake %s: %w", Redact(rawURL), err)
+		}
+		return s, nil
+	case "mem":
+		return prefix.New(mem.New(), loc.path), nil
+	}
+	return nil, fmt.Errorf("open lake %s: internal error: unhandled scheme %q", Redact(rawURL), loc.scheme)
+}
+
+// location is a parsed, validated lake URL.
+type location struct {
+	scheme string // "file" (also for bare paths) or "mem"
+	path   string // filesystem path for "file", key prefix for "mem"
+}
+
+// parse validates rawURL without touching anything.
+func parse(rawURL string) (location, error) {
+	shown := Redact(rawURL)
+	bad := func(format string, args ...any) error {
+		return &URLError{URL: shown, Reason: fmt.Sprintf(format, args...)}
+	}
+	if strings.TrimSpace(rawURL) == "" {
+		return location{}, bad("empty (%s)", accepted)
+	}
+	if strings.IndexByte(rawURL, 0) >= 0 {
+		return location{}, bad("contains a NUL byte")
+	}
+	if _, ok := scheme(rawURL); !ok {
+		return location{scheme: "file", path: rawURL}, nil // a bare path
+	}
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		var ue *url.Error
+		if shown == rawURL && errors.As(err, &ue) {
+			return location{}, bad("malformed: %v", ue.Err)
+		}
+		return location{}, bad("malformed") // the detail might quote a password
+	}
+	if u.RawQuery != "" || u.ForceQuery {
+		return location{}, bad("query strings are not supported")
+	}
+	if u.Fragment != "" {
+		return location{}, bad("fragments are not supported")
+	}
+
+	switch u.Scheme {
+	case "file":
+		switch {
+		case u.User != nil:
+			return location{}, bad("a file URL cannot carry credentials")
+		case u.Host != "":
+			return location{}, bad("a file URL must have an empty host, like file:///abs/path (got host %q); use a bare path for relative locations", u.Host)
+		case u.Opaque != "" || !strings.HasPrefix(u.Path, "/"):
+			return location{}, bad("a file URL must hold an absolute path, like file:///abs/path; use a bare path for relative locations")
+		}
+		return location{scheme: "file", path: u.Path}, nil
+	case "mem":
+		if u.User != nil || u.Opaque != "" {
+			return location{}, bad("want mem:// or mem://name/prefix")
+		}
+		p := strings.Trim(u.Host+u.Path, "/")
+		if p != "" {
+			if err := storage.ValidateKey(p); err != nil {
+				return location{}, bad("bad prefix: %v", err)
+			}
+		}
+		return location{scheme: "mem", path: p}, nil
+
+	// Remote backends: storage/s3 and storage/hdfs are added here, in their own
+	// cases, when they are built.
+	case "s3", "hdfs":
+		return location{}, bad("scheme %q is recognised but not built into this version of txlake yet", u.Scheme)
+	}
+	return location{}, bad("unsupported scheme %q (%s)", u.Scheme, accepted)
+}
+
+// scheme returns the URL scheme of s, lower-cased, if s starts with one of at
+// least two characters (RFC 3986: a letter, then letters, digits, "+", "-" or
+// "."), followed by ":".
+func scheme(s string) (string, bool) {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z':
+		case i > 0 && ('0' <= c && c <= '9' || c == '+' || c == '-' || c == '.'):
+		case c == ':' && i >= 2:
+			return strings.ToLower(s[:i]), true
+		default:
+			return "", false
+		}
+	}
+	return "", false
+}
+
+// Redact returns rawURL with the userinfo (user name and password) replaced by
+// "REDACTED", for messages and run records: "s3://key:secret@host/b" becomes
+// "s3://REDACTED@host/b". Strings without a scheme are returned unchanged.
+func Redact(rawURL string) string {
+	var start int
+	if sch, ok := scheme(rawURL); ok {
+		start = len(sch) + 1
+		if strings.HasPrefix(rawURL[start:], "//") {
+			start += 2
+		}
+	} else if i := strings.Index(rawURL, "://"); i >= 0 {
+		start = i + 3
+	} else {
+		return rawURL
+	}
+	end := len(rawURL)
+	if i := strings.IndexAny(rawURL[start:], "/?#"); i >= 0 {
+		end = start + i
+	}
+	at := strings.LastIndexByte(rawURL[start:end], '@')
+	if at < 0 {
+		return rawURL
+	}
+	return rawURL[:start] + "REDACTED" + rawURL[start+at:]
+}

@@ -1,0 +1,275 @@
+package lake
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/txlake/txlake/storage"
+)
+
+// ContributionID derives the path-safe id of a contribution from its key.
+func ContributionID(key string) string {
+	sum := sha256.Sum256([]byte(key))
+	return hex.EncodeToString(sum[:12])
+}
+
+// SourcesKey is the contribution key of an ad-hoc ingest: the sorted set of
+// its source identities.
+func SourcesKey(sources []Source) string {
+	ids := make([]string, len(sources))
+	for i, s := range sources {
+		ids[i] = fmt.Sprintf("%s|%d|%s", s.URL, s.Bytes, s.Checksum)
+	}
+	sort.Strings(ids)
+	return "sources:" + strings.Join(ids, ";")
+}
+
+// JobDateKey is the contribution key of a scheduled run of job for date,
+// optionally one shard of it.
+func JobDateKey(job, date, shard string) string {
+	k := "job:" + job + ":" + date
+	if shard != "" {
+		k += ":shard:" + shard
+	}
+	return k
+}
+
+// contributionIndex records which partitions a contribution touched, so a
+// re-ingest of the same unit finds and replaces all of them, including late
+// events in earlier dates.
+type contributionIndex struct {
+	ID    string   `json:"id"`
+	Key   string   `json:"key"`
+	RunID string   `json:"run_id"`
+	Dates []string `json:"dates"`
+}
+
+func readIndex(ctx context.Context, st storage.Store, table, id string) (*contributionIndex, error) {
+	var ix contributionIndex
+	if err := readJSON(ctx, st, ContributionIndexKey(table, id), &ix); err != nil {
+		if errors.Is(err, storage.ErrNotFound) {
+			return &contributionIndex{ID: id}, nil
+		}
+		return nil, err
+	}
+	for _, d := range ix.Dates {
+		if _, err := ParseDate(d); err != nil {
+			return nil, fmt.Errorf("%s: %w", st.URL(ContributionIndexKey(table, id)), err)
+		}
+	}
+	return &ix, nil
+}
+
+// PartitionWrite is what one contribution wrote into one partition.
+type PartitionWrite struct {
+	Files         []File
+	RowsWritten   int64
+	RowsDuplicate int64
+}
+
+// Commit publishes one contribution's files into the partitions it touched.
+type Commit struct {
+	Table             string
+	RunID             string
+	ContributionKey   string
+	Sources           []Source
+	SchemaFingerprint string
+	// Partitions maps dates to what this run wrote there.
+	Partitions map[string]*PartitionWrite
+	// SeenGeneration maps a date to the manifest generation the run read
+	// when it loaded the partition's existing keys (0: no manifest). Commit
+	// fails when a partition changed since, because dedup was computed
+	// against a state that is gone.
+	SeenGeneration map[string]int64
+	Now            time.Time
+}
+
+// PartitionResult says what the commit did to one partition.
+type PartitionResult struct {
+	Date          string `json:"dt"`
+	Action        string `json:"action"` // created | updated | replaced | removed
+	RowsWritten   int64  `json:"rows_written"`
+	RowsDuplicate int64  `json:"rows_duplicate"`
+	Files         int    `json:"files"`
+	Bytes         int64  `json:"bytes"`
+	RowsTotal     int64  `json:"rows_total"` // rows in the partition after the commit
+	Generation    int64  `json:"generation"`
+}
+
+// ErrConcurrentChange is returned when a partition's manifest changed while
+// the run was in progress.
+var ErrConcurrentChange = errors.New("partition changed by another run during this run")
+
+// PreviousDates returns the dates an earlier ingest of this contribution
+// touched.
+func PreviousDates(ctx context.Context, st storage.Store, table, contributionKey string) ([]string, error) {
+	ix, err := readIndex(ctx, st, table, ContributionID(contributionKey))
+	if err != nil {
+		return nil, err
+	}
+	return ix.Dates, nil
+}
+
+// Apply commits c. Data files must already be stored. The order makes every
+// crash point safe:
+//  1. the contribution index is widened to old ∪ new dates;
+//  2. each partition's manifest is replaced atomically (old contribution
+//     files out, new files in);
+//  3. the index is narrowed to the new dates;
+//  4. files no manifest lists any more are deleted.
+//
+// A crash between steps leaves each partition in its old or new state, and
+// a re-run of the same contribution completes the work.
+func (c *Commit) Apply(ctx context.Context, st storage.Store) ([]PartitionResult, error) {
+	id := ContributionID(c.ContributionKey)
+	ix, err := readIndex(ctx, st, c.Table, id)
+	if err != nil {
+		return nil, err
+	}
+	dates := map[string]bool{}
+	for _, d := range ix.Dates {
+		dates[d] = true
+	}
+	for d := range c.Partitions {
+		dates[d] = true
+	}
+	all := sortedKeys(dates)
+	ix.ID, ix.Key, ix.RunID, ix.Dates = id, c.ContributionKey, c.RunID, all
+	if len(all) > 0 {
+		if err := writeJSON(ctx, st, ContributionIndexKey(c.Table, id), ix); err != nil {
+			return nil, err
+		}
+	}
+
+	var results []PartitionResult
+	var committed []*Manifest
+	for _, dt := range all {
+		if err := ctx.Err(); err != nil {
+			return results, err
+		}
+		cur, err := ReadManifest(ctx, st, c.Table, dt)
+		if err != nil {
+			return results, err
+		}
+		var gen int64
+		if cur != nil {
+			gen = cur.Generation
+		}
+		if seen, ok := c.SeenGeneration[dt]; ok && seen != gen {
+			return results, fmt.Errorf("commit %s: %w (generation %d, expected %d); re-run to include its changes",
+				st.URL(PartitionDir(c.Table, dt)), ErrConcurrentChange, gen, seen)
+		}
+		pw := c.Partitions[dt]
+		next := &Manifest{Table: c.Table, Date: dt, Generation: gen + 1, RunID: c.RunID, Committed: c.Now, SchemaFingerprint: c.SchemaFingerprint}
+		action := "created"
+		if cur != nil {
+			action = "updated"
+			for _, f := range cur.Files {
+				if f.Contribution != id {
+					next.Files = append(next.Files, f)
+				}
+			}
+			for _, k := range cur.Contributions {
+				if k.ID != id {
+					next.Contributions = append(next.Contributions, k)
+				} else {
+					action = "replaced"
+				}
+			}
+		}
+		res := PartitionResult{Date: dt}
+		if pw != nil && (len(pw.Files) > 0 || pw.RowsDuplicate > 0) {
+			next.Files = append(next.Files, pw.Files...)
+			next.Contributions = append(next.Contributions, Contribution{
+				ID: id, Key: c.ContributionKey, RunID: c.RunID, Committed: c.Now, Sources: c.Sources,
+				RowsWritten: pw.RowsWritten, RowsDuplicate: pw.RowsDuplicate,
+			})
+			res.RowsWritten, res.RowsDuplicate, res.Files = pw.RowsWritten, pw.RowsDuplicate, len(pw.Files)
+			for _, f := range pw.Files {
+				res.Bytes += f.Bytes
+			}
+		} else if cur == nil {
+			continue // nothing there before, nothing now
+		} else if action != "replaced" {
+			continue // untouched by this contribution after all
+		} else {
+			action = "removed"
+		}
+		if err := WriteManifest(ctx, st, next); err != nil {
+			return results, fmt.Errorf("commit partition %s: %w", dt, err)
+		}
+		res.Action, res.RowsTotal, res.Generation = action, next.Rows, next.Generation
+		results = append(results, res)
+		committed = append(committed, next)
+	}
+
+	var newDates []string
+	for d, pw := range c.Partitions {
+		if pw != nil && (len(pw.Files) > 0 || pw.RowsDuplicate > 0) {
+			newDates = append(newDates, d)
+		}
+	}
+	sort.Strings(newDates)
+	ix.Dates = newDates
+	if len(newDates) > 0 {
+		if err := writeJSON(ctx, st, ContributionIndexKey(c.Table, id), ix); err != nil {
+			return results, err
+		}
+	} else if err := st.Delete(ctx, ContributionIndexKey(c.Table, id)); err != nil {
+		return results, fmt.Errorf("delete contribution index: %w", err)
+	}
+	for _, m := range committed {
+		if _, err := CollectGarbage(ctx, st, m, ""); err != nil {
+			return results, err
+		}
+	}
+	return results, nil
+}
+
+// CollectGarbage deletes the files in m's partition directory that m does
+// not list (except the manifest and names starting with "_" or "."), and
+// files whose name contains keepRun (a run still writing; "" keeps none).
+// It returns the deleted keys.
+func CollectGarbage(ctx context.Context, st storage.Store, m *Manifest, keepRun string) ([]string, error) {
+	listed := make(map[string]bool, len(m.Files))
+	for _, f := range m.Files {
+		listed[f.Name] = true
+	}
+	dir := PartitionDir(m.Table, m.Date)
+	var garbage []string
+	err := st.List(ctx, dir, func(o storage.ObjectInfo) error {
+		name := strings.TrimPrefix(o.Key, dir)
+		if strings.Contains(name, "/") || strings.HasPrefix(name, "_") || strings.HasPrefix(name, ".") || listed[name] {
+			return nil
+		}
+		if keepRun != "" && strings.Contains(name, keepRun) {
+			return nil
+		}
+		garbage = append(garbage, o.Key)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list %s: %w", st.URL(dir), err)
+	}
+	for _, k := range garbage {
+		if err := st.Delete(ctx, k); err != nil {
+			return nil, fmt.Errorf("delete garbage: %w", err)
+		}
+	}
+	return garbage, nil
+}
+
+func sortedKeys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

@@ -1,0 +1,199 @@
+package lake
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/txlake/txlake/storage"
+)
+
+// ManifestVersion is the version of the manifest format this code writes.
+const ManifestVersion = 1
+
+// Manifest is the committed state of one partition: the union of its
+// contributions' files.
+type Manifest struct {
+	Version int    `json:"version"`
+	Table   string `json:"table"`
+	Date    string `json:"dt"`
+	// Generation counts the commits of this partition, starting at 1.
+	Generation int64     `json:"generation"`
+	RunID      string    `json:"run_id"` // the run that wrote this version
+	Committed  time.Time `json:"committed_at"`
+	// SchemaFingerprint is the fingerprint of the schema of the last commit.
+	SchemaFingerprint string         `json:"schema_fingerprint"`
+	Rows              int64          `json:"rows"`
+	Bytes             int64          `json:"bytes"`
+	Files             []File         `json:"files"`
+	Contributions     []Contribution `json:"contributions"`
+}
+
+// File is one data file listed by a manifest.
+type File struct {
+	Name              string `json:"name"` // file name inside the partition directory
+	Bytes             int64  `json:"bytes"`
+	Rows              int64  `json:"rows"`
+	SHA256            string `json:"sha256"` // lowercase hex
+	Contribution      string `json:"contribution"`
+	SchemaFingerprint string `json:"schema_fingerprint"`
+}
+
+// Contribution is what one unit of input wrote into this partition.
+type Contribution struct {
+	ID        string    `json:"id"`  // ContributionID(Key)
+	Key       string    `json:"key"` // the unit of input, human-readable
+	RunID     string    `json:"run_id"`
+	Committed time.Time `json:"committed_at"`
+	Sources   []Source  `json:"sources"`
+	// RowsWritten and RowsDuplicate are this contribution's counts in this
+	// partition.
+	RowsWritten   int64 `json:"rows_written"`
+	RowsDuplicate int64 `json:"rows_duplicate"`
+}
+
+// Source is the identity of one input file.
+type Source struct {
+	URL      string `json:"url"`
+	Bytes    int64  `json:"bytes"`
+	Checksum string `json:"checksum"` // "sha256:<hex>" or "etag:<etag>"
+}
+
+// Key returns the key of the file inside the lake.
+func (m *Manifest) Key(f File) string { return PartitionDir(m.Table, m.Date) + f.Name }
+
+// Contribution returns the contribution with id, if any.
+func (m *Manifest) Contribution(id string) (Contribution, bool) {
+	for _, c := range m.Contributions {
+		if c.ID == id {
+			return c, true
+		}
+	}
+	return Contribution{}, false
+}
+
+// Normalize sorts files and contributions and recomputes the totals.
+func (m *Manifest) Normalize() {
+	sort.Slice(m.Files, func(i, j int) bool { return m.Files[i].Name < m.Files[j].Name })
+	sort.Slice(m.Contributions, func(i, j int) bool { return m.Contributions[i].Key < m.Contributions[j].Key })
+	m.Rows, m.Bytes = 0, 0
+	for _, f := range m.Files {
+		m.Rows += f.Rows
+		m.Bytes += f.Bytes
+	}
+}
+
+// Validate checks a manifest read from the lake before it is trusted.
+func (m *Manifest) Validate(table, dt string) error {
+	if m.Version != ManifestVersion {
+		return fmt.Errorf("unsupported manifest version %d (this txlake reads %d)", m.Version, ManifestVersion)
+	}
+	if m.Table != table || m.Date != dt {
+		return fmt.Errorf("manifest names table %q dt %q, expected %q %q", m.Table, m.Date, table, dt)
+	}
+	for _, f := range m.Files {
+		if f.Name == "" || strings.ContainsAny(f.Name, "/\\\x00") || f.Name == "." || f.Name == ".." || strings.HasPrefix(f.Name, "_") {
+			return fmt.Errorf("manifest lists an invalid file name %q", f.Name)
+		}
+	}
+	return nil
+}
+
+// ReadManifest reads the manifest of a partition. It returns (nil, nil) when
+// the partition has no manifest.
+func ReadManifest(ctx context.Context, st storage.Store, table, dt string) (*Manifest, error) {
+	key := ManifestKey(table, dt)
+	var m Manifest
+	if err := readJSON(ctx, st, key, &m); err != nil {
+		if errors.Is(err, storage.ErrNotFound) {
+			return nil, nil
+		}
+		return nil, err
+	}
+	if err := m.Validate(table, dt); err != nil {
+		return nil, fmt.Errorf("%s: %w", st.URL(key), err)
+	}
+	return &m, nil
+}
+
+// WriteManifest publishes m as the partition's committed state with one
+// atomic Put.
+func WriteManifest(ctx context.Context, st storage.Store, m *Manifest) error {
+	m.Version = ManifestVersion
+	m.Normalize()
+	return writeJSON(ctx, st, ManifestKey(m.Table, m.Date), m)
+}
+
+// ListPartitions returns the dates of a table's committed partitions (those
+// with a manifest), ascending.
+func ListPartitions(ctx context.Context, st storage.Store, table string) ([]string, error) {
+	var dates []string
+	prefix := table + "/dt="
+	err := st.List(ctx, prefix, func(o storage.ObjectInfo) error {
+		rest := strings.TrimPrefix(o.Key, prefix)
+		dt, name, ok := strings.Cut(rest, "/")
+		if ok && name == ManifestName {
+			if _, err := ParseDate(dt); err == nil {
+				dates = append(dates, dt)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list partitions of %s: %w", st.URL(table), err)
+	}
+	sort.Strings(dates)
+	return dates, nil
+}
+
+// ListTables returns the tables of the lake (directories with a _schema.json).
+func ListTables(ctx context.Context, st storage.Store) ([]string, error) {
+	var tables []string
+	err := st.List(ctx, "", func(o storage.ObjectInfo) error {
+		t, name, ok := strings.Cut(o.Key, "/")
+		if ok && name == "_schema.json" && ValidateTable(t) == nil {
+			tables = append(tables, t)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list tables: %w", err)
+	}
+	sort.Strings(tables)
+	return tables, nil
+}
+
+func readJSON(ctx context.Context, st storage.Store, key string, v any) error {
+	obj, err := st.Open(ctx, key)
+	if err != nil {
+		return err
+	}
+	defer obj.Close()
+	data, err := io.ReadAll(obj)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", st.URL(key), err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("decode %s: %w", st.URL(key), err)
+	}
+	return nil
+}
+
+func writeJSON(ctx context.Context, st storage.Store, key string, v any) error {
+	data, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode %s: %w", st.URL(key), err)
+	}
+	data = append(data, '\n')
+	if err := st.Put(ctx, key, bytes.NewReader(data), int64(len(data))); err != nil {
+		return fmt.Errorf("write %s: %w", st.URL(key), err)
+	}
+	return nil
+}
