@@ -52,7 +52,6 @@ type driftError struct{ err error }
 func (e *driftError) Error() string { return e.err.Error() }
 func (e *driftError) Unwrap() error { return e.err }
 
-
 // exitCode decides the process exit code for an error returned by a command.
 // It is the only place exit codes are chosen.
 func exitCode(err error) int {

@@ -12,6 +12,7 @@ import (
 // globalOptions are the flags every command shares.
 type globalOptions struct {
 	streams   *streams
+	prof      profiling
 	logFormat string // auto | text | json
 	logLevel  string
 	logger    *slog.Logger
@@ -35,9 +36,10 @@ with DuckDB.
 				return usage(err)
 			}
 			g.logger = l
-			return nil
+			return g.prof.start()
 		},
 	}
+	g.prof.register(root)
 	root.SetOut(s.Out)
 	root.SetErr(s.Err)
 	root.PersistentFlags().StringVar(&g.logFormat, "log-format", "auto", "log format on stderr: auto (text on a terminal, else json), text or json")
@@ -55,9 +57,10 @@ with DuckDB.
 
 // execute runs the CLI with args and returns the process exit code.
 func execute(ctx context.Context, args []string, s *streams) int {
-	root, _ := newRootCmd(s)
+	root, g := newRootCmd(s)
 	root.SetArgs(args)
 	cmd, err := root.ExecuteContextC(ctx)
+	g.prof.stop()
 	if err == nil {
 		return exitOK
 	}

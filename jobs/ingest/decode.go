@@ -144,13 +144,13 @@ type qrow struct {
 
 // batch is the decoded, coerced result of one chunk.
 type batch struct {
-	seq  int64
-	src  int
-	nf   int
-	vals []schemas.Value // len(days)*nf
-	days []int64         // partition day of each good row
-	keys []xxh3.Uint128  // key hash of each good row (schemas with a key)
-	q    []qrow
+	seq         int64
+	src         int
+	nf          int
+	vals        []schemas.Value // len(days)*nf
+	days        []int64         // partition day of each good row
+	keys        []xxh3.Uint128  // key hash of each good row (schemas with a key)
+	q           []qrow
 	read, empty int64
 	bytes       int64
 	unknown     map[string]int64
@@ -158,17 +158,17 @@ type batch struct {
 
 // decoder turns chunks into batches. One per worker goroutine.
 type decoder struct {
-	s        *schemas.Schema
-	c        *schemas.Coercer
-	p        fastjson.Parser
-	maxLine  int
-	window   *window
-	known    map[string]bool // top-level JSON names some field reads
-	raws     []schemas.Raw
-	cells    [][]byte
-	scratch  []byte
-	keyBuf   []byte
-	numBuf   []byte
+	s       *schemas.Schema
+	c       *schemas.Coercer
+	p       fastjson.Parser
+	maxLine int
+	window  *window
+	known   map[string]bool // top-level JSON names some field reads
+	raws    []schemas.Raw
+	cells   [][]byte
+	scratch []byte
+	keyBuf  []byte
+	numBuf  []byte
 }
 
 // window restricts the partitions an ingest may write (--date, --from/--to).
@@ -194,7 +194,7 @@ func (d *decoder) decode(c *chunk, format Format) *batch {
 		b.read++
 		b.q = append(b.q, qrow{line: c.firstLine, offset: c.firstOffset, rule: "line_too_long",
 			reason: fmt.Sprintf("line too long: %d bytes exceeds --max-line-bytes %d (first %d bytes kept)", c.long.length, d.maxLine, len(c.long.head)),
-			raw: c.long.head, length: c.long.length})
+			raw:    c.long.head, length: c.long.length})
 		return b
 	}
 	data := c.data
@@ -223,9 +223,10 @@ func (d *decoder) decode(c *chunk, format Format) *batch {
 		}
 		b.read++
 		if len(ln) > d.maxLine {
+			head := ln[:min(len(ln), quarantineHeadBytes)]
 			b.q = append(b.q, qrow{line: curLine, offset: curOff, rule: "line_too_long",
-				reason: fmt.Sprintf("line too long: %d bytes exceeds --max-line-bytes %d (first %d bytes kept)", len(ln), d.maxLine, quarantineHeadBytes),
-				raw: append([]byte(nil), ln[:quarantineHeadBytes]...), length: int64(len(ln))})
+				reason: fmt.Sprintf("line too long: %d bytes exceeds --max-line-bytes %d (first %d bytes kept)", len(ln), d.maxLine, len(head)),
+				raw:    append([]byte(nil), head...), length: int64(len(ln))})
 			continue
 		}
 		var rule, field, reason string

@@ -253,13 +253,13 @@ func (o *Options) defaults() error {
 		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	if o.RowGroupRows <= 0 {
-		o.RowGroupRows = 256 * 1024
+		o.RowGroupRows = 122_880 // DuckDB's default row group size
 	}
 	if o.MaxRowsPerFile <= 0 {
 		o.MaxRowsPerFile = 10_000_000
 	}
 	if o.BufferedRowsBudget <= 0 {
-		o.BufferedRowsBudget = 1 << 20
+		o.BufferedRowsBudget = 300_000
 	}
 	if o.Now == nil {
 		o.Now = time.Now
@@ -334,7 +334,7 @@ func randomHex(n int) string {
 type partState struct {
 	day     int64
 	gen     int64 // manifest generation when loaded
-	keys    keySet
+	keys    *keySet
 	w       *partWriter
 	written int64
 	dup     int64
@@ -368,8 +368,8 @@ func (p *pipeline) run(ctx context.Context) error {
 	if !p.o.DryRun {
 		p.qw = newQuarantineWriter(p.ctx, p.o.Store, lake.QuarantineKey(p.s.Table, p.contrib))
 	}
-	chunks := make(chan *chunk, p.o.Workers*2)
-	batches := make(chan *batch, p.o.Workers*2)
+	chunks := make(chan *chunk, p.o.Workers)
+	batches := make(chan *batch, p.o.Workers)
 	var bytesRead atomic.Int64
 
 	g.Go(func() error {
@@ -414,7 +414,7 @@ func (p *pipeline) run(ctx context.Context) error {
 // read opens each source in turn and cuts it into chunks.
 func (p *pipeline) read(ctx context.Context, out chan<- *chunk, bytesRead *atomic.Int64) error {
 	var seq int64
-	chunkSize := 4 << 20
+	chunkSize := 2 << 20
 	if p.o.MaxLineBytes+1 > chunkSize {
 		chunkSize = p.o.MaxLineBytes + 1
 	}
@@ -609,11 +609,10 @@ func (p *pipeline) apply(ctx context.Context, b *batch) error {
 		}
 		if len(b.keys) > 0 {
 			k := b.keys[r]
-			if _, dup := ps.keys[k]; dup {
+			if !ps.keys.Add(k) {
 				ps.dup++
 				continue
 			}
-			ps.keys[k] = struct{}{}
 		}
 		ps.written++
 		if ps.w != nil {
@@ -695,7 +694,7 @@ func (p *pipeline) partition(ctx context.Context, day int64) (*partState, error)
 	if !p.o.DryRun {
 		ps.w = &partWriter{ctx: p.ctx, st: p.o.Store, s: p.s, pschema: p.s.ParquetSchema(), table: p.s.Table, dt: dt,
 			runID: p.res.RunID, contrib: p.contrib, opts: writerOptions(p.s, p.o.RowGroupRows), maxRows: p.o.MaxRowsPerFile,
-			ch: make(chan partMsg, 4), done: make(chan error, 1)}
+			ch: make(chan partMsg, 2), done: make(chan error, 1)}
 		go ps.w.run()
 	}
 	p.parts[day] = ps

@@ -10,7 +10,6 @@ import (
 	"io"
 
 	"github.com/parquet-go/parquet-go"
-	"github.com/parquet-go/parquet-go/compress/zstd"
 	"github.com/zeebo/xxh3"
 
 	"github.com/txlake/txlake/schemas"
@@ -18,13 +17,10 @@ import (
 	"github.com/txlake/txlake/storage/lake"
 )
 
-// keySet holds the key hashes present in one partition.
-type keySet map[xxh3.Uint128]struct{}
-
 // loadKeys reads the key columns of every file m lists that belongs to
 // another contribution than exclude, and returns their hashes.
-func loadKeys(ctx context.Context, st storage.Store, s *schemas.Schema, m *lake.Manifest, exclude string) (keySet, error) {
-	ks := keySet{}
+func loadKeys(ctx context.Context, st storage.Store, s *schemas.Schema, m *lake.Manifest, exclude string) (*keySet, error) {
+	ks := newKeySet()
 	if m == nil || len(s.KeyIndex) == 0 {
 		return ks, nil
 	}
@@ -39,7 +35,7 @@ func loadKeys(ctx context.Context, st storage.Store, s *schemas.Schema, m *lake.
 	return ks, nil
 }
 
-func loadFileKeys(ctx context.Context, st storage.Store, s *schemas.Schema, key string, ks keySet) error {
+func loadFileKeys(ctx context.Context, st storage.Store, s *schemas.Schema, key string, ks *keySet) error {
 	obj, err := st.Open(ctx, key)
 	if err != nil {
 		return fmt.Errorf("read keys of committed file: %w", err)
@@ -77,7 +73,7 @@ func loadFileKeys(ctx context.Context, st storage.Store, s *schemas.Schema, key 
 				row[fi] = schemas.ValueFromParquet(&s.Fields[fi], vals[i][r])
 			}
 			buf = appendKey(buf[:0], s, row)
-			ks[xxh3.Hash128(buf)] = struct{}{}
+			ks.Add(xxh3.Hash128(buf))
 		}
 	}
 	return nil
@@ -253,7 +249,7 @@ func (p *partWriter) abort(err error) {
 // writerOptions are the Parquet settings of data files.
 func writerOptions(s *schemas.Schema, rowGroupRows int64) []parquet.WriterOption {
 	opts := []parquet.WriterOption{
-		parquet.Compression(&zstd.Codec{Level: zstd.SpeedDefault, Concurrency: 1}),
+		parquet.Compression(dataCodec),
 		parquet.MaxRowsPerRowGroup(rowGroupRows),
 		parquet.CreatedBy("txlake", "1", "txlake"),
 		parquet.DataPageStatistics(true),

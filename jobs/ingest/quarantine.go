@@ -6,7 +6,6 @@ import (
 	"io"
 
 	"github.com/parquet-go/parquet-go"
-	"github.com/parquet-go/parquet-go/compress/zstd"
 
 	"github.com/txlake/txlake/storage"
 )
@@ -49,7 +48,7 @@ func newQuarantineWriter(ctx context.Context, st storage.Store, key string) *qua
 		q.putDone <- err
 	}()
 	q.w = parquet.NewGenericWriter[QuarantineRecord](pw,
-		parquet.Compression(&zstd.Codec{Level: zstd.SpeedDefault, Concurrency: 1}),
+		parquet.Compression(dataCodec),
 		parquet.MaxRowsPerRowGroup(64*1024),
 	)
 	return q

@@ -39,9 +39,9 @@ type Result struct {
 	EmptyLines int64 `json:"empty_lines"`
 	BytesRead  int64 `json:"bytes_read"` // decompressed bytes
 
-	QuarantineReasons []ReasonCount     `json:"quarantine_reasons"`
-	QuarantineFile    string            `json:"quarantine_file,omitempty"`
-	UnknownFields     map[string]int64  `json:"unknown_fields"`
+	QuarantineReasons []ReasonCount          `json:"quarantine_reasons"`
+	QuarantineFile    string                 `json:"quarantine_file,omitempty"`
+	UnknownFields     map[string]int64       `json:"unknown_fields"`
 	Partitions        []lake.PartitionResult `json:"partitions"`
 
 	StartedAt  time.Time `json:"started_at"`

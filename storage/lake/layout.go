@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-var tableRe = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
+var tableRe = regexp.MustCompile(`^[a-z][a-z0-9_]{0,62}$`)
 var jobRe = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
 
 // ValidateTable checks that name can be used as a table name, and so as one
