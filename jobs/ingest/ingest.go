@@ -97,7 +97,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	srcs, err := resolveSources(o.Sources, o.Format)
+	srcs, err := resolveSources(ctx, o.Sources, o.Format)
 	if err != nil {
 		return nil, err
 	}
@@ -423,7 +423,7 @@ func (p *pipeline) read(ctx context.Context, out chan<- *chunk, bytesRead *atomi
 		if p.o.Progress != nil {
 			onRead = p.o.Progress.Add
 		}
-		os, err := openSource(src, onRead)
+		os, err := openSource(ctx, src, onRead)
 		if err != nil {
 			return err
 		}
@@ -793,12 +793,19 @@ func (p *pipeline) finishCounts() {
 // dryRunPartitions fills the partition list a commit would produce.
 func (p *pipeline) dryRunPartitions(prevDates []string) {
 	seen := map[string]bool{}
+	prev := map[string]bool{}
+	for _, dt := range prevDates {
+		prev[dt] = true
+	}
 	for day, ps := range p.parts {
 		dt := lake.DateString(day)
 		seen[dt] = true
 		action := "created"
 		if ps.gen > 0 {
 			action = "updated"
+			if prev[dt] {
+				action = "replaced" // as Commit.Apply reports it
+			}
 		}
 		p.res.Partitions = append(p.res.Partitions, lake.PartitionResult{Date: dt, Action: action, RowsWritten: ps.written, RowsDuplicate: ps.dup, Generation: ps.gen + 1})
 	}

@@ -10,6 +10,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -18,6 +19,8 @@ import (
 	"github.com/klauspost/compress/zstd"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/txlake/txlake/storage"
+	"github.com/txlake/txlake/storage/backend"
 	"github.com/txlake/txlake/storage/lake"
 )
 
@@ -45,8 +48,11 @@ func (e *SourceError) ConfigError() bool { return true }
 
 // source is one resolved input file.
 type source struct {
-	url   string // file:///abs/path
-	path  string // local path
+	url   string // file:///abs/path, s3://bucket/key, hdfs://nn/path
+	path  string // local path ("" for sources in a store)
+	st    storage.Store
+	key   string // key in st
+	etag  string // the store's version tag, when it has one
 	size  int64
 	sum   string // "sha256:<hex>"
 	fmt   Format
@@ -56,7 +62,7 @@ type source struct {
 // resolveSources expands the user's source arguments (paths and globs) into
 // a sorted, de-duplicated list of files. A missing path or a glob that
 // matches nothing is a SourceError.
-func resolveSources(args []string, format Format) ([]*source, error) {
+func resolveSources(ctx context.Context, args []string, format Format) ([]*source, error) {
 	if len(args) == 0 {
 		return nil, &SourceError{Source: "(none)", Reason: "no --source given"}
 	}
@@ -70,8 +76,17 @@ func resolveSources(args []string, format Format) ([]*source, error) {
 				return nil, &SourceError{Source: arg, Reason: "file:// URLs must be absolute (file:///path)"}
 			}
 		} else if i := strings.Index(p, "://"); i > 0 {
-			scheme := p[:i]
-			return nil, &SourceError{Source: arg, Reason: fmt.Sprintf("unsupported source scheme %q in this build (want a local path, glob or file:// URL)", scheme)}
+			remote, err := resolveRemote(ctx, arg, format)
+			if err != nil {
+				return nil, err
+			}
+			for _, r := range remote {
+				if !seen[r.url] {
+					seen[r.url] = true
+					out = append(out, r)
+				}
+			}
+			continue
 		}
 		if strings.ContainsRune(p, 0) {
 			return nil, &SourceError{Source: arg, Reason: "path contains a NUL byte"}
@@ -151,10 +166,14 @@ func checksumSources(ctx context.Context, srcs []*source, workers int) error {
 	g, ctx := errgroup.WithContext(ctx)
 	g.SetLimit(workers)
 	for _, s := range srcs {
+		if s.etag != "" {
+			s.sum = "etag:" + s.etag
+			continue
+		}
 		g.Go(func() error {
-			f, err := os.Open(s.path)
+			f, err := s.open(ctx)
 			if err != nil {
-				return fmt.Errorf("open %s: %w", s.url, err)
+				return err
 			}
 			defer f.Close()
 			h := sha256.New()
@@ -219,10 +238,10 @@ type openedSource struct {
 }
 
 // openSource opens s and wraps it in a decompressor chosen by magic bytes.
-func openSource(s *source, onRead func(int64)) (*openedSource, error) {
-	f, err := os.Open(s.path)
+func openSource(ctx context.Context, s *source, onRead func(int64)) (*openedSource, error) {
+	f, err := s.open(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", s.url, err)
+		return nil, err
 	}
 	cr := &countingReader{r: f, onRead: onRead}
 	br := bufio.NewReaderSize(cr, 1<<20)
@@ -249,4 +268,101 @@ func openSource(s *source, onRead func(int64)) (*openedSource, error) {
 		o.r = br
 	}
 	return o, nil
+}
+
+// open opens the source's raw bytes.
+func (s *source) open(ctx context.Context) (io.ReadCloser, error) {
+	if s.st != nil {
+		obj, err := s.st.Open(ctx, s.key)
+		if err != nil {
+			return nil, fmt.Errorf("open source %s: %w", s.url, err)
+		}
+		return obj, nil
+	}
+	f, err := os.Open(s.path)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", s.url, err)
+	}
+	return f, nil
+}
+
+// resolveRemote expands a source URL in a store (s3://bucket/dir/*.jsonl.gz,
+// hdfs://nn:8020/landing/2026/01/*/part-*) by listing the longest prefix
+// without glob characters and matching keys with path.Match ("*" does not
+// cross "/").
+func resolveRemote(ctx context.Context, arg string, format Format) ([]*source, error) {
+	root, pattern, err := splitSourceURL(arg)
+	if err != nil {
+		return nil, err
+	}
+	st, err := backend.Open(ctx, root)
+	if err != nil {
+		return nil, &SourceError{Source: backend.Redact(arg), Reason: err.Error()}
+	}
+	if _, err := path.Match(pattern, ""); err != nil {
+		return nil, &SourceError{Source: backend.Redact(arg), Reason: "bad glob pattern: " + err.Error()}
+	}
+	glob := strings.ContainsAny(pattern, "*?[")
+	var out []*source
+	if !glob {
+		info, err := st.Stat(ctx, pattern)
+		if errors.Is(err, storage.ErrNotFound) {
+			return nil, &SourceError{Source: backend.Redact(arg), Reason: "no such object"}
+		}
+		if err != nil {
+			return nil, fmt.Errorf("source %s: %w", backend.Redact(arg), err)
+		}
+		out = append(out, remoteSource(st, info, format))
+		return out, nil
+	}
+	listPrefix := pattern
+	if i := strings.IndexAny(pattern, "*?["); i >= 0 {
+		listPrefix = pattern[:i]
+	}
+	if i := strings.LastIndexByte(listPrefix, '/'); i >= 0 {
+		listPrefix = listPrefix[:i+1]
+	} else {
+		listPrefix = ""
+	}
+	err = st.List(ctx, listPrefix, func(o storage.ObjectInfo) error {
+		if ok, _ := path.Match(pattern, o.Key); ok {
+			out = append(out, remoteSource(st, o, format))
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list source %s: %w", backend.Redact(arg), err)
+	}
+	if len(out) == 0 {
+		return nil, &SourceError{Source: backend.Redact(arg), Reason: "glob matches no objects"}
+	}
+	return out, nil
+}
+
+func remoteSource(st storage.Store, o storage.ObjectInfo, format Format) *source {
+	f := format
+	if f == FormatAuto || f == "" {
+		f = formatFromName(o.Key)
+	}
+	u := st.URL(o.Key)
+	return &source{url: u, st: st, key: o.Key, size: o.Size, etag: strings.Trim(o.ETag, `"`), fmt: f, label: u}
+}
+
+// splitSourceURL splits s3://bucket/a/b*.gz into the store URL
+// (s3://bucket) and the key pattern (a/b*.gz); hdfs://nn:8020/a/b into
+// hdfs://nn:8020 and a/b.
+func splitSourceURL(arg string) (root, pattern string, err error) {
+	i := strings.Index(arg, "://")
+	scheme := strings.ToLower(arg[:i])
+	rest := arg[i+3:]
+	switch scheme {
+	case "s3", "hdfs", "mem":
+	default:
+		return "", "", &SourceError{Source: backend.Redact(arg), Reason: fmt.Sprintf("unsupported source scheme %q (want a local path or glob, file://, s3:// or hdfs://)", scheme)}
+	}
+	host, key, _ := strings.Cut(rest, "/")
+	if key == "" {
+		return "", "", &SourceError{Source: backend.Redact(arg), Reason: "the URL names no object or pattern"}
+	}
+	return scheme + "://" + host, key, nil
 }
