@@ -468,9 +468,6 @@ func (p *pipeline) read(ctx context.Context, out chan<- *chunk, bytesRead *atomi
 							p.o.Logger.Info("CSV columns not in the schema are ignored", "source", src.url, "columns", header.unknown)
 						}
 						c = rest
-						if c == nil {
-							continue
-						}
 					}
 				}
 				c.seq, c.src, c.header = seq, i, header
@@ -521,9 +518,7 @@ func (p *pipeline) takeHeader(c *chunk) (*csvHeader, *chunk, error) {
 			return nil, nil, err
 		}
 		rest := data[len(ln):]
-		if len(rest) == 0 {
-			return h, nil, nil
-		}
+		// The rest may be empty; the chunk still accounts for the bytes read.
 		return h, &chunk{data: rest, firstLine: line + 1, firstOffset: off + int64(len(ln)), bytes: c.bytes}, nil
 	}
 }
