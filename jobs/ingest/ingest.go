@@ -197,26 +197,34 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	qkey := lake.QuarantineKey(s.Table, res.Contribution.ID)
 	if p.qw != nil && p.qw.rows > 0 {
 		if err := p.qw.finish(); err != nil {
+			p.abortAll(err)
 			return o.fail(ctx, res, err)
 		}
 		res.QuarantineFile = o.Store.URL(qkey)
-	} else {
-		if p.qw != nil {
-			p.qw.abort(errors.New("no quarantined rows"))
+	}
+	// The quarantine file is replaced (or removed) once the manifests are
+	// committed: it never shows rows of data that did not commit.
+	publishQuarantine := func(ctx context.Context) error {
+		if p.qw != nil && p.qw.rows > 0 {
+			return p.qw.publish(ctx, o.Store, qkey)
 		}
 		if err := o.Store.Delete(ctx, qkey); err != nil {
-			return o.fail(ctx, res, fmt.Errorf("remove the earlier quarantine file: %w", err))
+			return fmt.Errorf("remove the earlier quarantine file: %w", err)
 		}
+		return nil
 	}
 	commit := &lake.Commit{Table: s.Table, RunID: res.RunID, ContributionKey: key, Sources: idents,
 		SchemaFingerprint: s.Fingerprint, Partitions: map[string]*lake.PartitionWrite{},
-		SeenGeneration: map[string]int64{}, Now: now}
+		SeenGeneration: map[string]int64{}, Now: now, AfterManifests: publishQuarantine}
 	for day, ps := range p.parts {
 		dt := lake.DateString(day)
 		commit.Partitions[dt] = &lake.PartitionWrite{Files: ps.w.files, RowsWritten: ps.written, RowsDuplicate: ps.dup}
 		commit.SeenGeneration[dt] = ps.gen
 	}
 	parts, err := commit.Apply(ctx, o.Store)
+	if p.qw != nil {
+		p.qw.discard()
+	}
 	res.Partitions = parts
 	res.Timings.Commit = time.Since(t2).Milliseconds()
 	if err != nil {
@@ -366,7 +374,11 @@ func (p *pipeline) run(ctx context.Context) error {
 	g, ctx := errgroup.WithContext(ctx)
 	p.srcStats = make([]SourceResult, len(p.srcs))
 	if !p.o.DryRun {
-		p.qw = newQuarantineWriter(p.ctx, p.o.Store, lake.QuarantineKey(p.s.Table, p.contrib))
+		qw, err := newQuarantineWriter()
+		if err != nil {
+			return err
+		}
+		p.qw = qw
 	}
 	chunks := make(chan *chunk, p.o.Workers)
 	batches := make(chan *batch, p.o.Workers)
@@ -736,7 +748,7 @@ func (p *pipeline) abortAll(err error) {
 		}
 	}
 	if p.qw != nil {
-		p.qw.abort(err)
+		p.qw.discard()
 	}
 	// Remove the files this run already stored, so a plain glob of the
 	// partitions shows no rows of a run that did not commit.

@@ -3,7 +3,7 @@ package ingest
 import (
 	"context"
 	"fmt"
-	"io"
+	"os"
 
 	"github.com/parquet-go/parquet-go"
 
@@ -28,30 +28,30 @@ type QuarantineRecord struct {
 	RawTruncated bool   `parquet:"raw_truncated"` // Raw holds only the line's head
 }
 
-// quarantineWriter streams quarantine rows into one atomic Put. Nothing is
-// visible until finish; abort leaves the previous quarantine file in place.
+// quarantineWriter spools quarantine rows into a local temporary file while
+// the run reads its input. The file is published into the lake only after
+// the partition manifests are committed (publish), so the lake never shows
+// quarantined rows of a contribution whose data did not commit.
 type quarantineWriter struct {
+	f       *os.File
 	w       *parquet.GenericWriter[QuarantineRecord]
-	pw      *io.PipeWriter
-	putDone chan error
 	rows    int64
 	pending int64 // raw bytes buffered in the current row group
 	buf     []QuarantineRecord
+	closed  bool
 }
 
-func newQuarantineWriter(ctx context.Context, st storage.Store, key string) *quarantineWriter {
-	pr, pw := io.Pipe()
-	q := &quarantineWriter{pw: pw, putDone: make(chan error, 1)}
-	go func() {
-		err := st.Put(ctx, key, pr, -1)
-		pr.CloseWithError(err)
-		q.putDone <- err
-	}()
-	q.w = parquet.NewGenericWriter[QuarantineRecord](pw,
+func newQuarantineWriter() (*quarantineWriter, error) {
+	f, err := os.CreateTemp("", "txlake-quarantine-*.parquet")
+	if err != nil {
+		return nil, fmt.Errorf("quarantine spool file: %w", err)
+	}
+	q := &quarantineWriter{f: f}
+	q.w = parquet.NewGenericWriter[QuarantineRecord](f,
 		parquet.Compression(dataCodec),
 		parquet.MaxRowsPerRowGroup(64*1024),
 	)
-	return q
+	return q, nil
 }
 
 func (q *quarantineWriter) write(r QuarantineRecord) error {
@@ -70,25 +70,44 @@ func (q *quarantineWriter) write(r QuarantineRecord) error {
 	return nil
 }
 
-// finish completes the file and waits for the Put to publish it.
+// finish completes the spooled Parquet file.
 func (q *quarantineWriter) finish() error {
+	if q.closed {
+		return nil
+	}
+	q.closed = true
 	if err := q.w.Close(); err != nil {
-		q.abort(err)
 		return fmt.Errorf("write quarantine: %w", err)
 	}
-	q.pw.Close()
-	if err := <-q.putDone; err != nil {
-		return fmt.Errorf("store quarantine: %w", err)
+	if err := q.f.Sync(); err != nil {
+		return fmt.Errorf("write quarantine: %w", err)
 	}
-	q.pw = nil
 	return nil
 }
 
-// abort cancels the Put; the previous quarantine file stays.
-func (q *quarantineWriter) abort(err error) {
-	if q.pw != nil {
-		q.pw.CloseWithError(err)
-		<-q.putDone
-		q.pw = nil
+// publish stores the finished file under key with one atomic Put.
+func (q *quarantineWriter) publish(ctx context.Context, st storage.Store, key string) error {
+	if err := q.finish(); err != nil {
+		return err
+	}
+	info, err := q.f.Stat()
+	if err != nil {
+		return fmt.Errorf("quarantine spool file: %w", err)
+	}
+	if _, err := q.f.Seek(0, 0); err != nil {
+		return fmt.Errorf("quarantine spool file: %w", err)
+	}
+	if err := st.Put(ctx, key, q.f, info.Size()); err != nil {
+		return fmt.Errorf("store quarantine: %w", err)
+	}
+	return nil
+}
+
+// discard removes the spool file. Safe to call more than once.
+func (q *quarantineWriter) discard() {
+	if q.f != nil {
+		q.f.Close()
+		os.Remove(q.f.Name())
+		q.f = nil
 	}
 }

@@ -88,6 +88,11 @@ type Commit struct {
 	// against a state that is gone.
 	SeenGeneration map[string]int64
 	Now            time.Time
+	// AfterManifests, if set, runs once every partition manifest is
+	// written and before the contribution index is narrowed. Ingest
+	// publishes the contribution's quarantine file there, so the quarantine
+	// never shows rows of a contribution whose data did not commit.
+	AfterManifests func(ctx context.Context) error
 }
 
 // PartitionResult says what the commit did to one partition.
@@ -209,6 +214,11 @@ func (c *Commit) Apply(ctx context.Context, st storage.Store) ([]PartitionResult
 		committed = append(committed, next)
 	}
 
+	if c.AfterManifests != nil {
+		if err := c.AfterManifests(ctx); err != nil {
+			return results, err
+		}
+	}
 	var newDates []string
 	for d, pw := range c.Partitions {
 		if pw != nil && (len(pw.Files) > 0 || pw.RowsDuplicate > 0) {
