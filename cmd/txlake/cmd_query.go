@@ -18,6 +18,7 @@ type queryOptions struct {
 	maxRows int
 	sql     string
 	tables  bool
+	cache   cacheFlags
 }
 
 func newQueryCmd(g *globalOptions) *cobra.Command {
@@ -43,6 +44,7 @@ partition column), and <table>_quarantine is a view over its rejected rows.
 		},
 	}
 	addLakeFlag(cmd, &o.lake)
+	o.cache.register(cmd)
 	cmd.Flags().StringVar(&o.format, "format", "table", "output format: table, csv or json (JSON lines)")
 	cmd.Flags().IntVar(&o.maxRows, "max-rows", 1000, "rows shown in table format")
 	cmd.Flags().BoolVar(&o.tables, "tables", false, "list the lake's tables and views instead of running SQL")
@@ -70,11 +72,7 @@ func runQuery(ctx context.Context, o *queryOptions) error {
 		return err
 	}
 	defer st.Close()
-	resolve, err := query.LocalResolver(st)
-	if err != nil {
-		return err
-	}
-	eng, err := query.Open(ctx, st, resolve)
+	eng, err := query.Open(ctx, st, o.cache.resolver(st, o.g.logger))
 	if err != nil {
 		return err
 	}

@@ -7,7 +7,6 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"regexp"
 	"sort"
@@ -16,12 +15,9 @@ import (
 	"github.com/duckdb/duckdb-go/v2"
 
 	"github.com/txlake/txlake/storage"
+	"github.com/txlake/txlake/storage/cache"
 	"github.com/txlake/txlake/storage/lake"
 )
-
-// ErrRemoteLake is returned for lakes whose files are not local; those need
-// the read cache.
-var ErrRemoteLake = errors.New("this lake's files are not on the local filesystem")
 
 // Table is one table exposed as a view.
 type Table struct {
@@ -40,21 +36,34 @@ type Engine struct {
 	Tables []Table
 }
 
-// FileResolver turns a lake key into a path DuckDB can read.
-type FileResolver func(ctx context.Context, key string) (string, error)
+// Resolver makes lake objects readable by DuckDB and returns their local
+// paths, in the order of refs.
+type Resolver func(ctx context.Context, refs []cache.Ref) ([]string, error)
 
-// LocalResolver resolves keys of a store whose objects are local files.
-func LocalResolver(st storage.Store) (FileResolver, error) {
-	lp, ok := st.(storage.LocalPather)
-	if !ok {
-		return nil, fmt.Errorf("%s: %w", st.URL(""), ErrRemoteLake)
+// ResolverFor reads a local lake in place, and any other lake through the
+// read cache c.
+func ResolverFor(st storage.Store, c *cache.Cache, log func(cache.Stats)) Resolver {
+	if lp, ok := st.(storage.LocalPather); ok {
+		return func(_ context.Context, refs []cache.Ref) ([]string, error) {
+			out := make([]string, len(refs))
+			for i, r := range refs {
+				out[i] = lp.LocalPath(r.Key)
+			}
+			return out, nil
+		}
 	}
-	return func(_ context.Context, key string) (string, error) { return lp.LocalPath(key), nil }, nil
+	return func(ctx context.Context, refs []cache.Ref) ([]string, error) {
+		paths, stats, err := c.Fetch(ctx, st, refs)
+		if err == nil && log != nil {
+			log(stats)
+		}
+		return paths, err
+	}
 }
 
 // Open creates an in-memory DuckDB database with views over the lake.
 // The caller closes Engine.DB.
-func Open(ctx context.Context, st storage.Store, resolve FileResolver) (*Engine, error) {
+func Open(ctx context.Context, st storage.Store, resolve Resolver) (*Engine, error) {
 	connector, err := duckdb.NewConnector("", nil)
 	if err != nil {
 		return nil, fmt.Errorf("start DuckDB: %w", err)
@@ -105,25 +114,25 @@ func Files(ctx context.Context, st storage.Store, table, from, to string) ([]*la
 	return out, nil
 }
 
-func createView(ctx context.Context, db *sql.DB, st storage.Store, resolve FileResolver, table string) (Table, error) {
+func createView(ctx context.Context, db *sql.DB, st storage.Store, resolve Resolver, table string) (Table, error) {
 	info := Table{Name: table}
 	manifests, err := Files(ctx, st, table, "", "")
 	if err != nil {
 		return info, err
 	}
-	var paths []string
+	var refs []cache.Ref
 	for _, m := range manifests {
 		info.Partitions++
 		for _, f := range m.Files {
-			p, err := resolve(ctx, m.Key(f))
-			if err != nil {
-				return info, err
-			}
-			paths = append(paths, p)
+			refs = append(refs, cache.Ref{Key: m.Key(f), Size: f.Bytes, SHA256: f.SHA256})
 			info.Files++
 			info.Rows += f.Rows
 			info.Bytes += f.Bytes
 		}
+	}
+	paths, err := resolve(ctx, refs)
+	if err != nil {
+		return info, err
 	}
 	var sqlText string
 	if len(paths) > 0 {
@@ -141,21 +150,21 @@ func createView(ctx context.Context, db *sql.DB, st storage.Store, resolve FileR
 	}
 	// Quarantine files are replaced atomically per contribution; all present
 	// ones are current.
-	var qpaths []string
+	var qrefs []cache.Ref
 	qprefix := "_quarantine/" + table + "/"
 	err = st.List(ctx, qprefix, func(o storage.ObjectInfo) error {
 		name := strings.TrimPrefix(o.Key, qprefix)
 		if strings.HasSuffix(name, ".parquet") && !strings.Contains(name, "/") {
-			p, err := resolve(ctx, o.Key)
-			if err != nil {
-				return err
-			}
-			qpaths = append(qpaths, p)
+			qrefs = append(qrefs, cache.Ref{Key: o.Key, Size: o.Size, ETag: o.ETag})
 		}
 		return nil
 	})
 	if err != nil {
 		return info, fmt.Errorf("list quarantine of %s: %w", table, err)
+	}
+	qpaths, err := resolve(ctx, qrefs)
+	if err != nil {
+		return info, err
 	}
 	info.Quarantine = len(qpaths)
 	if len(qpaths) > 0 {
