@@ -30,8 +30,8 @@ TXLAKE_REQUIRE_SERVICES ?=
 export TXLAKE_REQUIRE_SERVICES
 
 # Services started around `make test` (testdata/services/start-<name>.sh).
-# None yet; s3 (versitygw), hdfs (MiniDFSCluster) and postgres arrive later.
-SERVICES ?=
+# s3: versitygw; hdfs: Hadoop MiniDFSCluster (postgres arrives later).
+SERVICES ?= s3 hdfs
 TEST_TIMEOUT ?= 20m
 TEST_FLAGS ?= -race -count=1 -timeout $(TEST_TIMEOUT)
 FUZZTIME ?= 20s

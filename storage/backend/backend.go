@@ -8,12 +8,15 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
 	"strings"
 
 	"github.com/txlake/txlake/storage"
+	"github.com/txlake/txlake/storage/hdfs"
 	"github.com/txlake/txlake/storage/local"
 	"github.com/txlake/txlake/storage/mem"
 	"github.com/txlake/txlake/storage/prefix"
+	"github.com/txlake/txlake/storage/s3"
 )
 
 // URLError is a configuration error in a lake URL: the URL is empty,
@@ -41,8 +44,19 @@ const accepted = "want a path, file://, s3:// or hdfs://"
 //     missing;
 //   - mem:// : a new, empty in-memory store (each call returns a different
 //     one); mem://a/b is the same under the prefix "a/b";
-//   - s3://bucket/prefix and hdfs://namenode:port/path: recognised, but not
-//     built into this version yet.
+//   - s3://bucket/prefix: an s3.Store on the bucket, keys under prefix (may be
+//     empty). Credentials come from the AWS chain, never from the URL. The
+//     endpoint is $TXLAKE_S3_ENDPOINT when set (for S3-compatible stores;
+//     path-style addressing then), else the SDK's (AWS_ENDPOINT_URL_S3,
+//     AWS_ENDPOINT_URL, or AWS itself). Nothing is contacted yet;
+//   - hdfs://namenode:port/path, hdfs://nameservice/path or hdfs:///path: an
+//     hdfs.Store rooted at path (created if missing). A nameservice, and the
+//     NameNode of hdfs:///path (fs.defaultFS), come from the Hadoop
+//     configuration in $HADOOP_CONF_DIR; the user is $HADOOP_USER_NAME or the
+//     OS user, or Kerberos when the configuration says so (see
+//     docs/storage-hdfs.md). The NameNode is contacted now: an unreachable
+//     one is storage.ErrUnavailable, a configuration problem an
+//     *hdfs.ConfigError (exit code 2);
 //
 // A string counts as a URL when it starts with a scheme of two or more letters
 // followed by ":" ("C:\lake" is a path). An empty string, an unknown scheme, a
@@ -66,14 +80,34 @@ func Open(ctx context.Context, rawURL string) (storage.Store, error) {
 		return s, nil
 	case "mem":
 		return prefix.New(mem.New(), loc.path), nil
+	case "s3":
+		s, err := s3.New(ctx, s3.Options{Bucket: loc.host, Prefix: loc.path, Endpoint: os.Getenv(S3EndpointEnv)})
+		if err != nil {
+			return nil, fmt.Errorf("open lake %s: %w", Redact(rawURL), err)
+		}
+		return s, nil
+	case "hdfs":
+		s, err := hdfs.New(loc.hdfs)
+		if err != nil {
+			return nil, fmt.Errorf("open lake %s: %w", Redact(rawURL), err)
+		}
+		return s, nil
 	}
 	return nil, fmt.Errorf("open lake %s: internal error: unhandled scheme %q", Redact(rawURL), loc.scheme)
 }
 
+// S3EndpointEnv names the variable that overrides the S3 endpoint of s3://
+// lakes, e.g. "http://127.0.0.1:7070" for versitygw or MinIO (the CLI's
+// --s3-endpoint flag sets it).
+const S3EndpointEnv = "TXLAKE_S3_ENDPOINT"
+
 // location is a parsed, validated lake URL.
 type location struct {
-	scheme string // "file" (also for bare paths) or "mem"
-	path   string // filesystem path for "file", key prefix for "mem"
+	scheme string // "file" (also for bare paths), "mem" or "s3"
+	host   string // bucket for "s3"
+	path   string // filesystem path for "file", key prefix for "mem" and "s3"
+
+	hdfs hdfs.Options // scheme "hdfs": NameNode(s) or nameservice, and root
 }
 
 // parse validates rawURL without touching anything.
@@ -129,10 +163,33 @@ func parse(rawURL string) (location, error) {
 		}
 		return location{scheme: "mem", path: p}, nil
 
-	// Remote backends: storage/s3 and storage/hdfs are added here, in their own
-	// cases, when they are built.
-	case "s3", "hdfs":
-		return location{}, bad("scheme %q is recognised but not built into this version of txlake yet", u.Scheme)
+	// Remote backends, each in its own case.
+	case "s3":
+		switch {
+		case u.User != nil:
+			return location{}, bad("an s3 URL cannot carry credentials; use the AWS credential chain (AWS_ACCESS_KEY_ID, AWS_PROFILE, ...)")
+		case u.Opaque != "":
+			return location{}, bad("want s3://bucket or s3://bucket/prefix")
+		case u.Port() != "" || strings.HasSuffix(u.Host, ":"):
+			return location{}, bad("an s3 URL names a bucket, not a host:port; set the endpoint with $%s", S3EndpointEnv)
+		}
+		if err := s3.ValidateBucket(u.Host); err != nil {
+			return location{}, bad("%v", err)
+		}
+		p := strings.Trim(u.Path, "/")
+		if p != "" {
+			if err := storage.ValidateKey(p); err != nil {
+				return location{}, bad("bad prefix: %v", err)
+			}
+		}
+		return location{scheme: "s3", host: u.Host, path: p}, nil
+
+	case "hdfs":
+		o, err := hdfs.OptionsFromURL(u)
+		if err != nil {
+			return location{}, bad("%v", err)
+		}
+		return location{scheme: "hdfs", hdfs: o}, nil
 	}
 	return location{}, bad("unsupported scheme %q (%s)", u.Scheme, accepted)
 }

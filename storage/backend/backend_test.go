@@ -25,9 +25,28 @@ func TestOpen(t *testing.T) {
 		{url: "mem://a/b/", wantURL: "mem://a/b/k"},
 		{url: "", wantErr: `lake URL "": empty`},
 		{url: "ftp://x", wantErr: `lake URL "ftp://x": unsupported scheme "ftp" (want a path, file://, s3:// or hdfs://)`},
-		{url: "s3://bucket/prefix", wantErr: `scheme "s3" is recognised but not built into this version`},
-		{url: "hdfs://nn:8020/lake", wantErr: `scheme "hdfs" is recognised but not built`},
-		{url: "S3://bucket", wantErr: `scheme "s3" is recognised`},
+		{url: "s3://bucket/prefix", wantURL: "s3://bucket/prefix/k"},
+		{url: "s3://bucket", wantURL: "s3://bucket/k"},
+		{url: "s3://bucket/", wantURL: "s3://bucket/k"},
+		{url: "s3://my.lake-2026/a/dt=x/", wantURL: "s3://my.lake-2026/a/dt=x/k"},
+		{url: "s3://bucket/with%20space", wantURL: "s3://bucket/with space/k"},
+		{url: "S3://bucket", wantURL: "s3://bucket/k"},
+		{url: "s3://", wantErr: "empty bucket name"},
+		{url: "s3:///prefix", wantErr: "empty bucket name"},
+		{url: "s3:bucket/x", wantErr: "want s3://bucket"},
+		{url: "s3://ab/x", wantErr: "3 to 63 characters"},
+		{url: "s3://Bucket/x", wantErr: "lowercase letters"},
+		{url: "s3://buck_et/x", wantErr: "lowercase letters"},
+		{url: "s3://buck..et/x", wantErr: `contains ".."`},
+		{url: "s3://bucket:9000/x", wantErr: "not a host:port"},
+		{url: "s3://bucket/a/../b", wantErr: "bad prefix"},
+		{url: "s3://bucket/a//b", wantErr: "bad prefix"},
+		{url: "s3://bucket/p?versionId=1", wantErr: "query"},
+		{url: "s3://bucket/p#x", wantErr: "fragment"},
+		{url: "hdfs://u:hunter2@nn:8020/lake", wantErr: `lake URL "hdfs://REDACTED@nn:8020/lake": an hdfs URL cannot carry a user name`},
+		{url: "hdfs://nn:8020/a/../b", wantErr: `".." segment`},
+		{url: "hdfs://nn:8020/x?user=a", wantErr: "query"},
+		{url: "hdfs:lake", wantErr: "want hdfs://"},
 		{url: "file://host/x", wantErr: `empty host`},
 		{url: "file://localhost/x", wantErr: `empty host`},
 		{url: "file:relative", wantErr: `absolute path`},
@@ -79,6 +98,19 @@ func TestOpenRelativePath(t *testing.T) {
 	}
 }
 
+func TestOpenS3Endpoint(t *testing.T) {
+	t.Setenv(S3EndpointEnv, "http://127.0.0.1:1")
+	s, err := Open(t.Context(), "s3://bucket/lake")
+	if err != nil {
+		t.Fatalf("Open with %s set: %v", S3EndpointEnv, err)
+	}
+	s.Close()
+	t.Setenv(S3EndpointEnv, "ftp://user:hunter2@host")
+	if _, err := Open(t.Context(), "s3://bucket/lake"); err == nil || !strings.Contains(err.Error(), "endpoint") || strings.Contains(err.Error(), "hunter2") {
+		t.Fatalf("Open with a bad %s = %v, want an endpoint error without the password", S3EndpointEnv, err)
+	}
+}
+
 func TestRedact(t *testing.T) {
 	for in, want := range map[string]string{
 		"s3://k:secret@b/p":      "s3://REDACTED@b/p",
@@ -124,4 +156,34 @@ func FuzzOpenURL(f *testing.F) {
 			s.Close()
 		}
 	})
+}
+
+// TestParseHDFS checks how hdfs:// URLs are parsed without contacting a
+// NameNode (storage/hdfs's own tests open real ones).
+func TestParseHDFS(t *testing.T) {
+	tests := []struct {
+		url         string
+		addrs       string // comma-joined Options.Addresses
+		nameservice string
+		root        string
+	}{
+		{url: "hdfs://nn:8020/lake", addrs: "nn:8020", root: "/lake"},
+		{url: "hdfs://10.0.0.1:9000/a/b/", addrs: "10.0.0.1:9000", root: "/a/b"},
+		{url: "HDFS://nn:8020", addrs: "nn:8020", root: "/"},
+		{url: "hdfs://prod/lake", nameservice: "prod", root: "/lake"},
+		{url: "hdfs:///lake", root: "/lake"},
+		{url: "hdfs://nn:1/with%20space/dt=x", addrs: "nn:1", root: "/with space/dt=x"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.url, func(t *testing.T) {
+			loc, err := parse(tt.url)
+			if err != nil {
+				t.Fatalf("parse(%q): %v", tt.url, err)
+			}
+			o := loc.hdfs
+			if loc.scheme != "hdfs" || strings.Join(o.Addresses, ",") != tt.addrs || o.Nameservice != tt.nameservice || o.Root != tt.root {
+				t.Fatalf("parse(%q) = %+v, want addresses %q, nameservice %q, root %q", tt.url, loc, tt.addrs, tt.nameservice, tt.root)
+			}
+		})
+	}
 }
