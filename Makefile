@@ -41,7 +41,7 @@ FUZZTIME ?= 20s
 GORELEASER_VERSION := v2.15.1
 GORELEASER ?= $(GO) run github.com/goreleaser/goreleaser/v2@$(GORELEASER_VERSION)
 
-.PHONY: help build demo test deps bench fuzz release-check lint clean clean-all
+.PHONY: help build demo demo-s3 demo-hdfs services-stop test deps bench fuzz release-check lint clean clean-all
 
 help: ## list the targets
 	@echo "Usage: make TARGET [LAKE=dir] [SERVICES='s3 hdfs'] [TXLAKE_REQUIRE_SERVICES=1]"
@@ -65,6 +65,27 @@ demo: build ## generate 14 days of logs with drift, ingest them into LAKE (defau
 	@echo; echo "== quarantine reasons"
 	$(BIN) query --lake "$(LAKE)" "SELECT rule, field, count(*) AS rows, any_value(reason) AS example FROM transactions_quarantine GROUP BY rule, field ORDER BY rows DESC"
 	@# drift report: placeholder, added by the drift issue.
+
+demo-s3: build ## the demo against a local S3 (versitygw on loopback); leaves it running (make services-stop)
+	testdata/services/start-s3.sh
+	. .cache/services/s3.env && $(GO) run ./testdata/services/s3/mkbucket demo
+	rm -rf demo-data
+	$(BIN) gen --out $(DEMO_LOGS) --days 14 --rows-per-day 20000 --seed 7 --compress gzip
+	. .cache/services/s3.env && \
+	$(BIN) ingest --s3-endpoint "$$TXLAKE_TEST_S3_ENDPOINT" --lake s3://demo/lake --schema schemas/transactions.yaml --source '$(DEMO_LOGS)/*' && \
+	$(BIN) query --s3-endpoint "$$TXLAKE_TEST_S3_ENDPOINT" --lake s3://demo/lake "SELECT dt, count(*) AS rows, sum(amount) AS amount FROM transactions GROUP BY dt ORDER BY dt"
+
+demo-hdfs: build ## the demo against a local HDFS (MiniDFSCluster); leaves it running (make services-stop)
+	testdata/services/start-hdfs.sh
+	rm -rf demo-data
+	$(BIN) gen --out $(DEMO_LOGS) --days 14 --rows-per-day 20000 --seed 7 --compress gzip
+	. .cache/services/hdfs.env && \
+	$(BIN) ingest --lake "hdfs://$$TXLAKE_TEST_HDFS_NAMENODE/demo/lake" --schema schemas/transactions.yaml --source '$(DEMO_LOGS)/*' && \
+	$(BIN) query --lake "hdfs://$$TXLAKE_TEST_HDFS_NAMENODE/demo/lake" "SELECT dt, count(*) AS rows, sum(amount) AS amount FROM transactions GROUP BY dt ORDER BY dt"
+
+services-stop: ## stop the local S3 and HDFS test services
+	-testdata/services/stop-s3.sh
+	-testdata/services/stop-hdfs.sh
 
 $(DEPS_STAMP): requirements-test.txt
 	@test -x $(VENV_PY) || $(PYTHON3) -m venv $(VENV)

@@ -5,8 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
+	"os"
 
 	"github.com/spf13/cobra"
+
+	"github.com/txlake/txlake/storage/backend"
 )
 
 // globalOptions are the flags every command shares.
@@ -16,6 +20,8 @@ type globalOptions struct {
 	logFormat string // auto | text | json
 	logLevel  string
 	logger    *slog.Logger
+	// s3Endpoint overrides the S3 endpoint (S3-compatible stores).
+	s3Endpoint string
 }
 
 func newRootCmd(s *streams) (*cobra.Command, *globalOptions) {
@@ -36,6 +42,15 @@ with DuckDB.
 				return usage(err)
 			}
 			g.logger = l
+			if g.s3Endpoint != "" {
+				u, err := url.Parse(g.s3Endpoint)
+				if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil {
+					return usage(fmt.Errorf("--s3-endpoint %q: want http(s)://host[:port] without credentials", backend.Redact(g.s3Endpoint)))
+				}
+				if err := os.Setenv(backend.S3EndpointEnv, g.s3Endpoint); err != nil {
+					return err
+				}
+			}
 			return g.prof.start()
 		},
 	}
@@ -44,6 +59,7 @@ with DuckDB.
 	root.SetErr(s.Err)
 	root.PersistentFlags().StringVar(&g.logFormat, "log-format", "auto", "log format on stderr: auto (text on a terminal, else json), text or json")
 	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	root.PersistentFlags().StringVar(&g.s3Endpoint, "s3-endpoint", "", "S3 endpoint for s3:// URLs, e.g. http://127.0.0.1:7070 for an S3-compatible store (default $TXLAKE_S3_ENDPOINT, else $AWS_ENDPOINT_URL, else AWS); path-style addressing is used with an endpoint")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usage(err) })
 
 	root.AddCommand(

@@ -126,11 +126,18 @@ func (c *Cache) entryPath(st storage.Store, r Ref) string {
 		sum := sha256.Sum256([]byte(fmt.Sprintf("%s\x00%d\x00%s", st.URL(r.Key), r.Size, r.ETag)))
 		id = "url-" + hex.EncodeToString(sum[:])
 	}
-	ext := filepath.Ext(r.Key)
-	if ext == "" || len(ext) > 10 {
-		ext = ".bin"
+	// Keep the key's Hive partition directories (dt=YYYY-MM-DD) and its
+	// base name, so DuckDB's hive_partitioning sees the same columns as on
+	// the lake itself.
+	parts := []string{c.Dir, id[:9], id}
+	segs := strings.Split(r.Key, "/")
+	for _, seg := range segs[:len(segs)-1] {
+		if strings.Contains(seg, "=") && seg != "." && seg != ".." {
+			parts = append(parts, seg)
+		}
 	}
-	return filepath.Join(c.Dir, id[:9], id+ext)
+	parts = append(parts, segs[len(segs)-1])
+	return filepath.Join(parts...)
 }
 
 func (c *Cache) fetch(ctx context.Context, st storage.Store, r Ref, dst string) (int64, error) {

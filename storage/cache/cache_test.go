@@ -83,3 +83,16 @@ func TestEvictionKeepsCurrentFiles(t *testing.T) {
 		t.Fatalf("b (just fetched) must stay: %v", err)
 	}
 }
+
+func TestEntryKeepsHivePartitionDirs(t *testing.T) {
+	st := mem.New()
+	r := put(t, st, "transactions/dt=2026-01-01/part-x-0.parquet", []byte("data"))
+	c := &cache.Cache{Dir: t.TempDir()}
+	paths, _, err := c.Fetch(t.Context(), st, []cache.Ref{r})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasSuffix(paths[0], "/dt=2026-01-01/part-x-0.parquet") {
+		t.Fatalf("cache path %s lost the dt= directory DuckDB's hive_partitioning needs", paths[0])
+	}
+}
