@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/txlake/txlake/tagging"
 	"io/fs"
 	"os"
 	"regexp"
@@ -579,6 +580,9 @@ func (p *schemaParser) field(n ast.Node, i int) (*Field, *SchemaError) {
 			}
 			if strings.ContainsFunc(t, func(r rune) bool { return r == ',' || unicode.IsSpace(r) }) {
 				return nil, p.errAt(e.key, "%s: tag %q must not contain whitespace or commas", what, t)
+			}
+			if err := tagging.Validate(t); err != nil {
+				return nil, p.errAt(e.key, "%s: %v", what, err)
 			}
 		}
 	}

@@ -67,6 +67,7 @@ with DuckDB.
 		newIngestCmd(g),
 		newQueryCmd(g),
 		newGenCmd(g),
+		newDescribeCmd(g),
 	)
 	return root, g
 }
