@@ -98,6 +98,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		return nil, err
 	}
 	srcs, err := resolveSources(ctx, o.Sources, o.Format)
+	defer closeSourceStores(srcs)
 	if err != nil {
 		return nil, err
 	}

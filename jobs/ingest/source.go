@@ -62,12 +62,18 @@ type source struct {
 // resolveSources expands the user's source arguments (paths and globs) into
 // a sorted, de-duplicated list of files. A missing path or a glob that
 // matches nothing is a SourceError.
-func resolveSources(ctx context.Context, args []string, format Format) ([]*source, error) {
+func resolveSources(ctx context.Context, args []string, format Format) (out []*source, err error) {
 	if len(args) == 0 {
 		return nil, &SourceError{Source: "(none)", Reason: "no --source given"}
 	}
+	var opened []*source // remote sources, whose stores must be closed on error
+	defer func() {
+		if err != nil {
+			closeSourceStores(opened)
+			out = nil
+		}
+	}()
 	seen := map[string]bool{}
-	var out []*source
 	for _, arg := range args {
 		p := arg
 		if strings.HasPrefix(p, "file://") {
@@ -80,6 +86,7 @@ func resolveSources(ctx context.Context, args []string, format Format) ([]*sourc
 			if err != nil {
 				return nil, err
 			}
+			opened = append(opened, remote...)
 			for _, r := range remote {
 				if !seen[r.url] {
 					seen[r.url] = true
@@ -290,7 +297,7 @@ func (s *source) open(ctx context.Context) (io.ReadCloser, error) {
 // hdfs://nn:8020/landing/2026/01/*/part-*) by listing the longest prefix
 // without glob characters and matching keys with path.Match ("*" does not
 // cross "/").
-func resolveRemote(ctx context.Context, arg string, format Format) ([]*source, error) {
+func resolveRemote(ctx context.Context, arg string, format Format) (out []*source, err error) {
 	root, pattern, err := splitSourceURL(arg)
 	if err != nil {
 		return nil, err
@@ -299,11 +306,15 @@ func resolveRemote(ctx context.Context, arg string, format Format) ([]*source, e
 	if err != nil {
 		return nil, &SourceError{Source: backend.Redact(arg), Reason: err.Error()}
 	}
+	defer func() {
+		if len(out) == 0 {
+			st.Close()
+		}
+	}()
 	if _, err := path.Match(pattern, ""); err != nil {
 		return nil, &SourceError{Source: backend.Redact(arg), Reason: "bad glob pattern: " + err.Error()}
 	}
 	glob := strings.ContainsAny(pattern, "*?[")
-	var out []*source
 	if !glob {
 		info, err := st.Stat(ctx, pattern)
 		if errors.Is(err, storage.ErrNotFound) {
@@ -365,4 +376,15 @@ func splitSourceURL(arg string) (root, pattern string, err error) {
 		return "", "", &SourceError{Source: backend.Redact(arg), Reason: "the URL names no object or pattern"}
 	}
 	return scheme + "://" + host, key, nil
+}
+
+// closeSourceStores closes the stores that remote sources were opened in.
+func closeSourceStores(srcs []*source) {
+	seen := map[storage.Store]bool{}
+	for _, s := range srcs {
+		if s.st != nil && !seen[s.st] {
+			seen[s.st] = true
+			s.st.Close()
+		}
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 
 	"github.com/txlake/txlake/storage"
@@ -48,7 +49,9 @@ const accepted = "want a path, file://, s3:// or hdfs://"
 //     empty). Credentials come from the AWS chain, never from the URL. The
 //     endpoint is $TXLAKE_S3_ENDPOINT when set (for S3-compatible stores;
 //     path-style addressing then), else the SDK's (AWS_ENDPOINT_URL_S3,
-//     AWS_ENDPOINT_URL, or AWS itself). Nothing is contacted yet;
+//     AWS_ENDPOINT_URL, or AWS itself). $TXLAKE_S3_MAX_ATTEMPTS, when set,
+//     is the number of attempts per request (a bad value is an *EnvError,
+//     exit code 2). Nothing is contacted yet;
 //   - hdfs://namenode:port/path, hdfs://nameservice/path or hdfs:///path: an
 //     hdfs.Store rooted at path (created if missing). A nameservice, and the
 //     NameNode of hdfs:///path (fs.defaultFS), come from the Hadoop
@@ -81,7 +84,11 @@ func Open(ctx context.Context, rawURL string) (storage.Store, error) {
 	case "mem":
 		return prefix.New(mem.New(), loc.path), nil
 	case "s3":
-		s, err := s3.New(ctx, s3.Options{Bucket: loc.host, Prefix: loc.path, Endpoint: os.Getenv(S3EndpointEnv)})
+		attempts, err := s3MaxAttempts()
+		if err != nil {
+			return nil, err
+		}
+		s, err := s3.New(ctx, s3.Options{Bucket: loc.host, Prefix: loc.path, Endpoint: os.Getenv(S3EndpointEnv), MaxAttempts: attempts})
 		if err != nil {
 			return nil, fmt.Errorf("open lake %s: %w", Redact(rawURL), err)
 		}
@@ -100,6 +107,35 @@ func Open(ctx context.Context, rawURL string) (storage.Store, error) {
 // lakes, e.g. "http://127.0.0.1:7070" for versitygw or MinIO (the CLI's
 // --s3-endpoint flag sets it).
 const S3EndpointEnv = "TXLAKE_S3_ENDPOINT"
+
+// S3MaxAttemptsEnv names the variable that sets the number of attempts per
+// S3 request, the first included (an integer >= 1; unset or empty means
+// s3.DefaultMaxAttempts). The AWS SDK's own AWS_MAX_ATTEMPTS has no effect,
+// because the store brings its own retryer.
+const S3MaxAttemptsEnv = "TXLAKE_S3_MAX_ATTEMPTS"
+
+// EnvError is a configuration error in an environment variable (exit code 2).
+type EnvError struct {
+	Name, Value, Reason string
+}
+
+func (e *EnvError) Error() string { return fmt.Sprintf("$%s=%q: %s", e.Name, e.Value, e.Reason) }
+
+// ConfigError reports true: a bad setting is a configuration error.
+func (e *EnvError) ConfigError() bool { return true }
+
+// s3MaxAttempts parses $TXLAKE_S3_MAX_ATTEMPTS; 0 means the default.
+func s3MaxAttempts() (int, error) {
+	v := strings.TrimSpace(os.Getenv(S3MaxAttemptsEnv))
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		return 0, &EnvError{Name: S3MaxAttemptsEnv, Value: v, Reason: "want an integer >= 1 (attempts per S3 request, the first included)"}
+	}
+	return n, nil
+}
 
 // location is a parsed, validated lake URL.
 type location struct {
