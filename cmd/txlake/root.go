@@ -68,6 +68,7 @@ with DuckDB.
 		newQueryCmd(g),
 		newGenCmd(g),
 		newDescribeCmd(g),
+		newDriftCmd(g),
 	)
 	return root, g
 }

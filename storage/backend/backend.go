@@ -88,9 +88,10 @@ func Open(ctx context.Context, rawURL string) (storage.Store, error) {
 		if err != nil {
 			return nil, err
 		}
-		s, err := s3.New(ctx, s3.Options{Bucket: loc.host, Prefix: loc.path, Endpoint: os.Getenv(S3EndpointEnv), MaxAttempts: attempts})
+		s, err := s3.New(ctx, s3.Options{Bucket: loc.host, Prefix: loc.path, Endpoint: os.Getenv(S3EndpointEnv), MaxAttempts: attempts,
+			StorageClass: os.Getenv(S3StorageClassEnv), SSE: os.Getenv(S3SSEEnv), SSEKMSKeyID: os.Getenv(S3SSEKMSKeyEnv)})
 		if err != nil {
-			return nil, fmt.Errorf("open lake %s: %w", Redact(rawURL), err)
+			return nil, &URLError{URL: Redact(rawURL), Reason: err.Error()}
 		}
 		return s, nil
 	case "hdfs":
@@ -113,6 +114,15 @@ const S3EndpointEnv = "TXLAKE_S3_ENDPOINT"
 // s3.DefaultMaxAttempts). The AWS SDK's own AWS_MAX_ATTEMPTS has no effect,
 // because the store brings its own retryer.
 const S3MaxAttemptsEnv = "TXLAKE_S3_MAX_ATTEMPTS"
+
+// Variables that set options of every S3 Put: the storage class (e.g.
+// STANDARD_IA, GLACIER_IR) and server-side encryption ("AES256" for SSE-S3,
+// "aws:kms" for SSE-KMS, with an optional KMS key id).
+const (
+	S3StorageClassEnv = "TXLAKE_S3_STORAGE_CLASS"
+	S3SSEEnv          = "TXLAKE_S3_SSE"
+	S3SSEKMSKeyEnv    = "TXLAKE_S3_SSE_KMS_KEY_ID"
+)
 
 // EnvError is a configuration error in an environment variable (exit code 2).
 type EnvError struct {
