@@ -56,7 +56,7 @@ demo: build ## generate 14 days of logs with drift, ingest them into LAKE (defau
 	rm -rf demo-data "$(LAKE)"
 	@# BRL is already in the generator's mix, so the new currency is CHF.
 	$(BIN) gen --out $(DEMO_LOGS) --days 14 --rows-per-day 20000 --seed 7 --compress gzip \
-		--drift from=2026-01-12,amount_scale=1.8,country=BR:0.3,new_currency=CHF,null_rate=email:0.2
+		--drift from=2026-01-12,amount_scale=2.5,country=BR:0.3,new_currency=CHF,null_rate=email:0.2
 	$(BIN) ingest --schema schemas/transactions.yaml --source '$(DEMO_LOGS)/*' --lake "$(LAKE)"
 	@echo; echo "== partitions"
 	$(BIN) query --lake "$(LAKE)" "SELECT dt, count(*) AS rows, sum(amount) AS amount FROM transactions GROUP BY dt ORDER BY dt"
@@ -64,7 +64,8 @@ demo: build ## generate 14 days of logs with drift, ingest them into LAKE (defau
 	$(BIN) query --lake "$(LAKE)" "SELECT merchant_category, count(*) AS rows, sum(amount) AS amount, round(avg(amount), 2) AS avg_amount FROM transactions GROUP BY merchant_category ORDER BY rows DESC LIMIT 10"
 	@echo; echo "== quarantine reasons"
 	$(BIN) query --lake "$(LAKE)" "SELECT rule, field, count(*) AS rows, any_value(reason) AS example FROM transactions_quarantine GROUP BY rule, field ORDER BY rows DESC"
-	@# drift report: placeholder, added by the drift issue.
+	@echo; echo "== drift: the first week against the last day (gen --drift shifted amount, country, currency and email from 2026-01-12)"
+	$(BIN) drift --lake "$(LAKE)" --table transactions --reference 2026-01-01..2026-01-07 --current 2026-01-14 --fail-on-drift || test $$? -eq 3
 
 demo-s3: build ## the demo against a local S3 (versitygw on loopback); leaves it running (make services-stop)
 	testdata/services/start-s3.sh
