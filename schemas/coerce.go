@@ -45,6 +45,12 @@ type fieldRules struct {
 	minF, maxF     float64
 	hasMin, hasMax bool
 	enum           map[string]string // value -> the schema's own copy of it
+	// memo caches the accepted values of a low-cardinality string field
+	// (currencies, countries, merchant ids): a hit skips the pattern match
+	// and the string allocation, the two costliest steps of coercing a
+	// string. Fields with more than memoLimit distinct values stop using it.
+	memo    map[string]string
+	memoOff bool
 	formats        []timeFormat
 	maxIntDigits   int
 	// Preformatted details, so that rejecting a value costs one allocation.
@@ -415,6 +421,14 @@ func (c *Coercer) coerceString(r *fieldRules, b []byte) (Value, *RuleError) {
 			}
 		}
 	}
+	if f.PII == "" || f.PII == PIIKeep {
+		if r.memo == nil && !r.memoOff && r.enum == nil {
+			r.memo = make(map[string]string)
+		}
+		if v, ok := r.memo[string(b)]; ok { // no allocation for a map lookup
+			return Value{S: v}, nil
+		}
+	}
 	var canonical string
 	if r.enum != nil {
 		v, ok := r.enum[string(b)] // no allocation for a map lookup
@@ -441,8 +455,20 @@ func (c *Coercer) coerceString(r *fieldRules, b []byte) (Value, *RuleError) {
 	if r.enum != nil {
 		return Value{S: canonical}, nil
 	}
+	if r.memo != nil {
+		v := string(b)
+		r.memo[v] = v
+		if len(r.memo) >= memoLimit {
+			r.memo, r.memoOff = nil, true
+		}
+		return Value{S: v}, nil
+	}
 	return Value{S: string(b)}, nil
 }
+
+// memoLimit is the number of distinct values a string field may have and
+// still be memoised.
+const memoLimit = 4096
 
 // maskPII applies the mask policy documented on Coerce.
 func maskPII(b []byte) string {

@@ -608,7 +608,6 @@ func (p *pipeline) apply(ctx context.Context, b *batch) error {
 			}
 		}
 	}
-	nf := b.nf
 	touched := map[*partState]bool{}
 	for r, day := range b.days {
 		ps, err := p.partition(ctx, day)
@@ -624,7 +623,10 @@ func (p *pipeline) apply(ctx context.Context, b *batch) error {
 		}
 		ps.written++
 		if ps.w != nil {
-			ps.msg.vals = append(ps.msg.vals, b.vals[r*nf:(r+1)*nf]...)
+			if ps.msg.b == nil {
+				ps.msg.b = b
+			}
+			ps.msg.rows = append(ps.msg.rows, int32(r))
 			ps.msg.n++
 			touched[ps] = true
 		}

@@ -116,7 +116,8 @@ func readColumn(cc parquet.ColumnChunk, n int) ([]parquet.Value, error) {
 
 // partMsg carries rows for one partition writer.
 type partMsg struct {
-	vals  []schemas.Value // n*nf values
+	b     *batch  // the decoded batch the rows are in
+	rows  []int32 // indexes of the batch's rows for this partition
 	n     int
 	flush bool // flush the current row group after these rows
 }
@@ -178,9 +179,9 @@ func (p *partWriter) loop() (err error) {
 				p.open()
 			}
 			rowBuf, rows = rowBuf[:0], rows[:0]
-			for r := 0; r < msg.n; r++ {
+			for _, r := range msg.rows {
 				start := len(rowBuf)
-				rowBuf = p.s.AppendRow(rowBuf, msg.vals[r*nf:(r+1)*nf])
+				rowBuf = p.s.AppendRow(rowBuf, msg.b.vals[int(r)*nf:(int(r)+1)*nf])
 				rows = append(rows, parquet.Row(rowBuf[start:len(rowBuf):len(rowBuf)]))
 			}
 			if _, err := p.w.WriteRows(rows); err != nil {
