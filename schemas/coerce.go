@@ -49,10 +49,10 @@ type fieldRules struct {
 	// (currencies, countries, merchant ids): a hit skips the pattern match
 	// and the string allocation, the two costliest steps of coercing a
 	// string. Fields with more than memoLimit distinct values stop using it.
-	memo    map[string]string
-	memoOff bool
-	formats        []timeFormat
-	maxIntDigits   int
+	memo         map[string]string
+	memoOff      bool
+	formats      []timeFormat
+	maxIntDigits int
 	// Preformatted details, so that rejecting a value costs one allocation.
 	typeName, minDetail, maxDetail, formatDetail, enumDetail, patternDetail, rangeDetail string
 }
