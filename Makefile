@@ -94,6 +94,10 @@ $(DEPS_STAMP): requirements-test.txt
 	$(VENV_PY) -c "import pyarrow, scipy; print('deps: pyarrow', pyarrow.__version__, 'scipy', scipy.__version__)"
 	@touch $@
 
+# deps covers the Python packages only. The headless-browser test of the HTML
+# drift report (cmd/txlake/drift_html_test.go) also needs Debian's chromium, a
+# system package: `apt-get install chromium` (.ci/run installs it when missing;
+# without it the test skips, or fails under TXLAKE_REQUIRE_SERVICES=1).
 deps: $(DEPS_STAMP) ## install the tests' Python packages into .cache/venv (no-op when current)
 	@:
 

@@ -29,6 +29,7 @@ type driftOptions struct {
 	asOf        string
 	fdr         float64
 	cache       cacheFlags
+	webhooks    []string // --webhook URLs, validated by validate
 	// now is the clock for --as-of's default and the report's timestamp.
 	now func() time.Time
 }
@@ -84,6 +85,7 @@ The report format is documented in docs/drift-report.md.
 	f.StringVar(&o.configFile, "config", "", "YAML file with drift_share and per-column method, threshold and skip overrides")
 	f.StringVar(&o.asOf, "as-of", "", "the date relative ranges count from, YYYY-MM-DD (default today, UTC)")
 	f.Float64Var(&o.fdr, "fdr", 0, "apply Benjamini–Hochberg at this false discovery rate across the report's p-values, in (0, 1)")
+	f.StringArrayVar(&o.webhooks, "webhook", nil, "after writing the report, POST it as JSON to URL, signed with $TXLAKE_WEBHOOK_SECRET (repeatable; see docs/drift-report.md)")
 	return cmd
 }
 
@@ -106,6 +108,11 @@ func (o *driftOptions) validate() error {
 	if o.asOf != "" {
 		if _, err := time.Parse(time.DateOnly, o.asOf); err != nil {
 			return fmt.Errorf("--as-of %q: want YYYY-MM-DD", o.asOf)
+		}
+	}
+	for _, u := range o.webhooks {
+		if _, err := drift.ValidateWebhookURL(u); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -163,6 +170,15 @@ func runDrift(ctx context.Context, o *driftOptions) error {
 		}
 		o.g.logger.Info("drift report written", "file", o.out, "format", o.format, "drift_detected", rep.DriftDetected,
 			"drifted_columns", rep.DriftedColumns, "compared_columns", rep.ComparedColumns)
+	}
+	// Webhooks fire after the report is written, drift or not; a failure
+	// exits 75 (temporary) or 1, unless --fail-on-drift's exit 3 applies.
+	if err := drift.SendWebhooks(ctx, rep, drift.WebhookOptions{URLs: o.webhooks, Secret: []byte(os.Getenv(drift.WebhookSecretEnv)),
+		Logger: o.g.logger, UserAgent: "txlake/" + version}); err != nil {
+		if !o.failOnDrift || !rep.DriftDetected {
+			return err
+		}
+		o.g.logger.Error("webhook failed; exiting 3 for the detected drift", "error", err.Error())
 	}
 	if o.failOnDrift && rep.DriftDetected {
 		return &driftError{err: fmt.Errorf("drift detected in table %s (%s): %d of %d columns drifted, current %s against reference %s",
