@@ -92,7 +92,7 @@ func (s *Schema) NewCoercer(o CoerceOptions) (*Coercer, error) {
 		}
 		c.fields[i] = r
 	}
-	if s.HasPIIHash() {
+	if s.HasPIIHash() || len(o.PIIKey) > 0 {
 		c.mac = hmac.New(sha256.New, bytes.Clone(o.PIIKey))
 	}
 	return c, nil
@@ -600,4 +600,40 @@ func (r *fieldRules) coerceDate(text []byte) (Value, *RuleError) {
 		return Value{I: days}, nil
 	}
 	return Value{}, r.fail("format", r.formatDetail)
+}
+
+// Redaction modes for raw lines in quarantine (ingest --quarantine-redact).
+const (
+	RedactMask = "mask"
+	RedactHash = "hash"
+)
+
+// IsPIIField reports whether field i holds personal data: a pii tag, or a
+// PII policy other than keep.
+func (s *Schema) IsPIIField(i int) bool {
+	f := &s.Fields[i]
+	if f.PII != "" && f.PII != PIIKeep {
+		return true
+	}
+	for _, t := range f.Tags {
+		if t == "pii" || strings.HasPrefix(t, "pii:") {
+			return true
+		}
+	}
+	return false
+}
+
+// Redact returns the redacted form of a raw PII value: mode RedactMask
+// applies the mask policy's rules, RedactHash the hex HMAC-SHA256 under
+// CoerceOptions.PIIKey (NewCoercer's caller must have given one). It never
+// fails and never returns the value itself, except that masking keeps what
+// the mask policy keeps (an email's domain, a card's last 4 digits).
+func (c *Coercer) Redact(value []byte, mode string) string {
+	if mode == RedactHash && c.mac != nil {
+		c.mac.Reset()
+		c.mac.Write(value)
+		c.sum = c.mac.Sum(c.sum[:0])
+		return hex.EncodeToString(c.sum)
+	}
+	return maskPII(value)
 }

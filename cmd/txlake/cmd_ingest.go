@@ -31,6 +31,7 @@ type ingestOptions struct {
 	maxLineBytes       int
 	maxQuarantineRatio float64
 	workers            int
+	quarantineRedact   string
 }
 
 func newIngestCmd(g *globalOptions) *cobra.Command {
@@ -72,6 +73,7 @@ re-run never duplicates rows. Every run reconciles:
 	f.IntVar(&o.maxLineBytes, "max-line-bytes", 1<<20, "longest line decoded; longer lines are quarantined with their first 4 KiB")
 	f.Float64Var(&o.maxQuarantineRatio, "max-quarantine-ratio", 1, "fail with exit 4 and commit nothing when quarantined/read rows exceed this ratio (0..1)")
 	f.IntVar(&o.workers, "workers", 0, "decode workers (default: number of CPUs)")
+	f.StringVar(&o.quarantineRedact, "quarantine-redact", "", "redact PII fields in the raw lines kept in quarantine: mask or hash (hash needs $TXLAKE_PII_KEY)")
 	return cmd
 }
 
@@ -98,6 +100,11 @@ func (o *ingestOptions) validate() error {
 	}
 	if o.maxQuarantineRatio < 0 || o.maxQuarantineRatio > 1 {
 		return fmt.Errorf("--max-quarantine-ratio %g: want a ratio between 0 and 1", o.maxQuarantineRatio)
+	}
+	switch o.quarantineRedact {
+	case "", "mask", "hash":
+	default:
+		return fmt.Errorf("--quarantine-redact %q: want mask or hash", o.quarantineRedact)
 	}
 	if o.workers < 0 {
 		return fmt.Errorf("--workers %d: want 0 (auto) or more", o.workers)
@@ -130,7 +137,7 @@ func runIngest(ctx context.Context, o *ingestOptions) error {
 	res, err := ingest.Run(ctx, ingest.Options{
 		Schema: s, Sources: o.sources, Format: ingest.Format(o.format), Store: st, LakeURL: lakeURL,
 		DryRun: o.dryRun, MaxLineBytes: o.maxLineBytes, MaxQuarantineRatio: ratio, PIIKey: piiKey,
-		Workers: o.workers, From: o.from, To: o.to, Logger: o.g.logger, Progress: prog,
+		Workers: o.workers, From: o.from, To: o.to, QuarantineRedact: o.quarantineRedact, Logger: o.g.logger, Progress: prog,
 	})
 	if res != nil {
 		if o.json {

@@ -169,6 +169,7 @@ type decoder struct {
 	scratch []byte
 	keyBuf  []byte
 	numBuf  []byte
+	redact  *redactor // nil unless --quarantine-redact
 }
 
 // window restricts the partitions an ingest may write (--date, --from/--to).
@@ -248,8 +249,12 @@ func (d *decoder) decode(c *chunk, format Format) *batch {
 			rule, field, reason = d.coerceRow(b)
 		}
 		if rule != "" {
+			raw := append([]byte(nil), ln...)
+			if d.redact != nil {
+				raw = d.redact.line(raw, format, c.header)
+			}
 			b.q = append(b.q, qrow{line: curLine, offset: curOff, rule: rule, field: field, reason: reason,
-				raw: append([]byte(nil), ln...), length: int64(len(ln))})
+				raw: raw, length: int64(len(ln))})
 			// drop the half-appended row
 			b.vals = b.vals[:len(b.days)*nf]
 		}

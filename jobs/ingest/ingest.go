@@ -38,8 +38,11 @@ type Options struct {
 	// when rows_quarantined/rows_read exceeds it. Negative disables.
 	MaxQuarantineRatio float64
 	PIIKey             []byte
-	Workers            int    // decode workers; default GOMAXPROCS
-	From, To           string // optional inclusive window of partition dates (YYYY-MM-DD)
+	// QuarantineRedact, "mask" or "hash", redacts the values of PII fields
+	// in the raw lines kept in quarantine ("" keeps the lines as read).
+	QuarantineRedact string
+	Workers          int    // decode workers; default GOMAXPROCS
+	From, To         string // optional inclusive window of partition dates (YYYY-MM-DD)
 	// ContributionKey names the unit of input (job and date for scheduled
 	// runs). Empty: the sorted set of source identities.
 	ContributionKey string
@@ -255,6 +258,15 @@ func (o *Options) defaults() error {
 	if o.Job == "" {
 		o.Job = "ingest"
 	}
+	switch o.QuarantineRedact {
+	case "", schemas.RedactMask:
+	case schemas.RedactHash:
+		if len(o.PIIKey) == 0 {
+			return &SourceError{Source: "--quarantine-redact hash", Reason: "needs $TXLAKE_PII_KEY for the HMAC key"}
+		}
+	default:
+		return &SourceError{Source: "--quarantine-redact", Reason: fmt.Sprintf("%q: want mask or hash", o.QuarantineRedact)}
+	}
 	if err := lake.ValidateJob(o.Job); err != nil {
 		return &SourceError{Source: o.Job, Reason: err.Error()}
 	}
@@ -392,6 +404,7 @@ func (p *pipeline) run(ctx context.Context) error {
 	var workers errgroup.Group
 	for i := 0; i < p.o.Workers; i++ {
 		d := newDecoder(p.s, p.coercers[i], p.o.MaxLineBytes, p.win)
+		d.redact = newRedactor(p.s, p.coercers[i], p.o.QuarantineRedact)
 		workers.Go(func() error {
 			for c := range chunks {
 				b := d.decode(c, p.srcs[c.src].fmt)
