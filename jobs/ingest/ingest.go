@@ -62,6 +62,9 @@ type Options struct {
 	Now                func() time.Time
 }
 
+// commitTimeout bounds the commit phase, which ignores interruption.
+const commitTimeout = 5 * time.Minute
+
 // Progress receives progress reports.
 type Progress interface {
 	Start(totalBytes int64)
@@ -225,7 +228,13 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		commit.Partitions[dt] = &lake.PartitionWrite{Files: ps.w.files, RowsWritten: ps.written, RowsDuplicate: ps.dup}
 		commit.SeenGeneration[dt] = ps.gen
 	}
-	parts, err := commit.Apply(ctx, o.Store)
+	// Once the commit starts it runs to the end even if the run is
+	// interrupted (Ctrl-C, SIGTERM): it is a handful of small writes, and
+	// finishing it is what leaves nothing half-committed. A stuck store
+	// still ends it through the timeout.
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), commitTimeout)
+	parts, err := commit.Apply(cctx, o.Store)
+	cancel()
 	if p.qw != nil {
 		p.qw.discard()
 	}
@@ -303,16 +312,15 @@ func (o *Options) fail(ctx context.Context, res *Result, err error) (*Result, er
 	res.Outcome, res.Error = "failed", err.Error()
 	o.finishResult(res)
 	if !o.DryRun {
-		// The run record of a failed run is best effort; use a fresh context
-		// so an interrupted run still records why it stopped.
-		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-		o.writeRun(wctx, res)
-		cancel()
+		o.writeRun(ctx, res) // best effort, also when interrupted
 	}
 	return res, err
 }
 
 func (o *Options) writeRun(ctx context.Context, res *Result) {
+	// The record is written even when the run was interrupted.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
 	if err := lake.WriteRun(ctx, o.Store, o.Job, res.RunID, res); err != nil {
 		o.Logger.Warn("could not write the run record", "err", err)
 	}
