@@ -147,7 +147,7 @@ var retriableExceptions = []string{
 // be reached (refused, reset, timed out, closed mid-call) or is temporarily
 // not serving.
 func unavailable(err error) bool {
-	var re *readError
+	var re *storage.ReadError
 	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || errors.As(err, &re) {
 		return false
 	}
@@ -323,14 +323,6 @@ func closeWriter(ctx context.Context, w *gohdfs.FileWriter) error {
 	}
 }
 
-// readError is an error from the caller's reader, never a cluster problem.
-type readError struct{ err error }
-
-func (e *readError) Error() string { return "read: " + e.err.Error() }
-func (e *readError) Unwrap() error { return e.err }
-
-var copyBufs = sync.Pool{New: func() any { b := make([]byte, 1<<20); return &b }}
-
 // writeTemp copies r into a new, closed file under tmpDir and returns its
 // path. On error the file is removed.
 func (s *Store) writeTemp(ctx context.Context, r io.Reader, size int64) (_ string, err error) {
@@ -361,33 +353,8 @@ func (s *Store) writeTemp(ctx context.Context, r io.Reader, size int64) (_ strin
 		}
 	}
 
-	bufp := copyBufs.Get().(*[]byte)
-	defer copyBufs.Put(bufp)
-	buf := *bufp
-	var written int64
-	for {
-		if err := ctx.Err(); err != nil {
-			return "", err
-		}
-		n, rerr := io.ReadFull(r, buf)
-		if n > 0 {
-			if _, werr := w.Write(buf[:n]); werr != nil {
-				return "", werr
-			}
-			written += int64(n)
-		}
-		if rerr == io.EOF || rerr == io.ErrUnexpectedEOF {
-			break
-		}
-		if rerr != nil {
-			return "", &readError{rerr}
-		}
-	}
-	if err := ctx.Err(); err != nil {
+	if _, err := storage.CopyForPut(ctx, w, r, size); err != nil {
 		return "", err
-	}
-	if size >= 0 && written != size {
-		return "", fmt.Errorf("read %d bytes, but the size given was %d", written, size)
 	}
 	err = closeWriter(ctx, w)
 	w = nil

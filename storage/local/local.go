@@ -29,7 +29,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"syscall"
 
 	"github.com/txlake/txlake/storage"
@@ -168,8 +167,6 @@ func (s *Store) put(ctx context.Context, op, key string, r io.Reader, size int64
 	return nil
 }
 
-var copyBufs = sync.Pool{New: func() any { b := make([]byte, 1<<20); return &b }}
-
 // writeTemp copies r into a new synced and closed file under tmpDir and
 // returns its path. On error the file is removed.
 func (s *Store) writeTemp(ctx context.Context, r io.Reader, size int64) (_ string, err error) {
@@ -193,33 +190,8 @@ func (s *Store) writeTemp(ctx context.Context, r io.Reader, size int64) (_ strin
 		}
 	}()
 
-	bufp := copyBufs.Get().(*[]byte)
-	defer copyBufs.Put(bufp)
-	buf := *bufp
-	var written int64
-	for {
-		if err := ctx.Err(); err != nil {
-			return "", err
-		}
-		n, rerr := io.ReadFull(r, buf)
-		if n > 0 {
-			if _, werr := f.Write(buf[:n]); werr != nil {
-				return "", werr
-			}
-			written += int64(n)
-		}
-		if rerr == io.EOF || rerr == io.ErrUnexpectedEOF {
-			break
-		}
-		if rerr != nil {
-			return "", fmt.Errorf("read: %w", rerr)
-		}
-	}
-	if err := ctx.Err(); err != nil {
+	if _, err := storage.CopyForPut(ctx, f, r, size); err != nil {
 		return "", err
-	}
-	if size >= 0 && written != size {
-		return "", fmt.Errorf("read %d bytes, but the size given was %d", written, size)
 	}
 	if err := f.Sync(); err != nil {
 		return "", err
