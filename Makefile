@@ -107,6 +107,9 @@ test: deps ## run all Go tests with -race (starts the SERVICES)
 bench: ## run the benchmarks once (placeholder)
 	$(GO) test -run '^$$' -bench . -benchtime 1x ./...
 
+bench-drift: ## time one drift report of 1M current against 10M reference rows (builds the lake once under .cache/bench-drift-lake)
+	TXLAKE_BENCH_LAKE=$(abspath .cache/bench-drift-lake) $(GO) test -run '^$$' -bench DriftReport -benchtime 1x -timeout 30m ./jobs/drift
+
 fuzz: ## run every fuzz target for FUZZTIME (20s)
 	@grep -rl --include='*_test.go' --exclude-dir=.cache --exclude-dir=.git --exclude-dir=dist '^func Fuzz' . | sort | \
 	while read -r f; do \

@@ -30,6 +30,10 @@ type driftOptions struct {
 	fdr         float64
 	cache       cacheFlags
 	webhooks    []string // --webhook URLs, validated by validate
+	// --segment-by, --min-segment-rows and --trend-days (jobs/drift segment.go, trend.go).
+	segmentBy      string
+	minSegmentRows int64
+	trendDays      int
 	// now is the clock for --as-of's default and the report's timestamp.
 	now func() time.Time
 }
@@ -86,6 +90,9 @@ The report format is documented in docs/drift-report.md.
 	f.StringVar(&o.asOf, "as-of", "", "the date relative ranges count from, YYYY-MM-DD (default today, UTC)")
 	f.Float64Var(&o.fdr, "fdr", 0, "apply Benjamini–Hochberg at this false discovery rate across the report's p-values, in (0, 1)")
 	f.StringArrayVar(&o.webhooks, "webhook", nil, "after writing the report, POST it as JSON to URL, signed with $TXLAKE_WEBHOOK_SECRET (repeatable; see docs/drift-report.md)")
+	f.StringVar(&o.segmentBy, "segment-by", "", "also compare the columns per value of this string or bool column (not PII), ranked by how much each segment moved")
+	f.Int64Var(&o.minSegmentRows, "min-segment-rows", drift.DefaultMinSegmentRows, "with --segment-by, compare only values with at least this many rows in the reference and in the current range")
+	f.IntVar(&o.trendDays, "trend-days", 0, "check the current range's last day against a linear trend with day of week fitted over the N days ending on it (N >= 14)")
 	return cmd
 }
 
@@ -109,6 +116,12 @@ func (o *driftOptions) validate() error {
 		if _, err := time.Parse(time.DateOnly, o.asOf); err != nil {
 			return fmt.Errorf("--as-of %q: want YYYY-MM-DD", o.asOf)
 		}
+	}
+	if o.trendDays != 0 && o.trendDays < drift.MinTrendDays {
+		return fmt.Errorf("--trend-days %d: want at least %d days (the fit has 8 parameters: intercept, day index and six day-of-week terms)", o.trendDays, drift.MinTrendDays)
+	}
+	if o.minSegmentRows < 1 {
+		return fmt.Errorf("--min-segment-rows %d: want at least 1", o.minSegmentRows)
 	}
 	for _, u := range o.webhooks {
 		if _, err := drift.ValidateWebhookURL(u); err != nil {
@@ -152,6 +165,7 @@ func runDrift(ctx context.Context, o *driftOptions) error {
 	rep, err := drift.Run(ctx, drift.Options{
 		Store: st, Table: o.table, Reference: ref, Current: cur, Config: cfg,
 		Resolver: o.cache.resolver(st, o.g.logger), AsOf: asOf, FDR: o.fdr, Now: o.now,
+		SegmentBy: o.segmentBy, MinSegmentRows: o.minSegmentRows, TrendDays: o.trendDays,
 	})
 	if err != nil {
 		return err

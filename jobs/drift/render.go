@@ -247,6 +247,8 @@ func writeText(w io.Writer, r *Report) error {
 		}
 		fmt.Fprintf(b, "  %s  %10s  %s\n", d.Date, humanize.Comma(d.Rows), mark)
 	}
+	writeTrendText(b, r.Trend)
+	writeSegmentsText(b, r)
 	if len(r.SkippedColumns) > 0 {
 		fmt.Fprintln(b, "\nNot compared:")
 		for _, s := range r.SkippedColumns {
@@ -310,6 +312,8 @@ func writeMarkdown(w io.Writer, r *Report) error {
 	for _, d := range r.Volume.Days {
 		fmt.Fprintf(b, "| %s | %s | %s |\n", d.Date, humanize.Comma(d.Rows), map[bool]string{true: "outside", false: "ok"}[d.Outside])
 	}
+	writeTrendMarkdown(b, r.Trend)
+	writeSegmentsMarkdown(b, r)
 	if len(r.SkippedColumns) > 0 {
 		fmt.Fprintln(b, "\n## Not compared\n\n| column | reason |\n|---|---|")
 		for _, s := range r.SkippedColumns {

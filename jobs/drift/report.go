@@ -39,6 +39,13 @@ type Report struct {
 	SchemaDrift    bool           `json:"schema_drift"`
 	SchemaChanges  []SchemaChange `json:"schema_changes"`
 	Volume         Volume         `json:"volume"`
+	// SegmentBy and Segments are present with --segment-by: the segments
+	// compared, ranked by how much they moved (Segments is omitted when no
+	// value had enough rows).
+	SegmentBy *SegmentSummary `json:"segment_by,omitempty"`
+	Segments  []Segment       `json:"segments,omitempty"`
+	// Trend is present with --trend-days.
+	Trend *Trend `json:"trend,omitempty"`
 }
 
 // Window describes one side of the comparison.

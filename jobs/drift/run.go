@@ -43,6 +43,15 @@ type Options struct {
 	FDR float64
 	// Now stamps the report; nil means time.Now.
 	Now func() time.Time
+	// SegmentBy, when set, compares the columns per value of this (non-PII
+	// string or bool) column, over values with at least MinSegmentRows rows
+	// on both sides (0 means DefaultMinSegmentRows); see segment.go.
+	SegmentBy      string
+	MinSegmentRows int64
+	// TrendDays, when > 0 (at least MinTrendDays), checks the current range's
+	// last day against a regression over the TrendDays days ending on it;
+	// see trend.go.
+	TrendDays int
 }
 
 // VolumeSigmas is the width of the volume band in reference standard
@@ -66,6 +75,8 @@ const smallSample = 1000
 const (
 	refView = "drift_reference"
 	curView = "drift_current"
+	// trendView holds the --trend-days window.
+	trendView = "drift_trend"
 )
 
 type fieldDoc struct {
@@ -123,6 +134,17 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	}
 	if err := checkConfigColumns(o.Config, doc); err != nil {
 		return nil, err
+	}
+	if o.TrendDays != 0 && o.TrendDays < MinTrendDays {
+		return nil, configErrorf("--trend-days %d: want at least %d (the fit has %d parameters)", o.TrendDays, MinTrendDays, trendParams)
+	}
+	if o.SegmentBy != "" {
+		if _, err := checkSegmentColumn(o.SegmentBy, doc, o.Config); err != nil {
+			return nil, err
+		}
+		if o.MinSegmentRows <= 0 {
+			o.MinSegmentRows = DefaultMinSegmentRows
+		}
 	}
 
 	rep := &Report{
@@ -223,7 +245,38 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		applyFDR(rep.Columns, o.FDR)
 	}
 	verdict(rep)
+	if o.SegmentBy != "" {
+		if rep.SegmentBy, rep.Segments, err = segments(ctx, db, o.SegmentBy, o.MinSegmentRows, rep, o.Config); err != nil {
+			return nil, err
+		}
+	}
+	if o.TrendDays > 0 {
+		if rep.Trend, err = runTrend(ctx, db, o, dates, rep.Columns); err != nil {
+			return nil, err
+		}
+	}
 	return rep, nil
+}
+
+// runTrend creates the view of the trend window's files and computes the
+// trend section.
+func runTrend(ctx context.Context, db *sql.DB, o Options, dates []string, cols []Column) (*Trend, error) {
+	rg, err := trendRange(o.Current, o.TrendDays)
+	if err != nil {
+		return nil, err
+	}
+	ms, err := manifests(ctx, o.Store, o.Table, dates, rg)
+	if err != nil {
+		return nil, err
+	}
+	rel := ""
+	if len(ms) > 0 {
+		if _, err := createView(ctx, db, o.Resolver, trendView, ms); err != nil {
+			return nil, err
+		}
+		rel = query.Ident(trendView)
+	}
+	return computeTrend(ctx, db, rel, rg, o.TrendDays, cols)
 }
 
 // checkConfigColumns rejects overrides of columns the table does not have.
