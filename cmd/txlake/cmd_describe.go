@@ -80,7 +80,7 @@ type described struct {
 }
 
 func runDescribe(ctx context.Context, o *describeOptions) error {
-	st, _, err := openLake(ctx, o.lake)
+	st, _, err := openExistingLake(ctx, o.lake)
 	if err != nil {
 		return err
 	}

@@ -156,7 +156,7 @@ func runDrift(ctx context.Context, o *driftOptions) error {
 			return err
 		}
 	}
-	st, _, err := openLake(ctx, o.lake)
+	st, _, err := openExistingLake(ctx, o.lake)
 	if err != nil {
 		return err
 	}

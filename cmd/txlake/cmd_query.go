@@ -67,7 +67,7 @@ func (o *queryOptions) validate() error {
 }
 
 func runQuery(ctx context.Context, o *queryOptions) error {
-	st, _, err := openLake(ctx, o.lake)
+	st, _, err := openExistingLake(ctx, o.lake)
 	if err != nil {
 		return err
 	}

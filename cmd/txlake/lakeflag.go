@@ -2,7 +2,11 @@ package main
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"io/fs"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -29,7 +33,8 @@ func resolveLake(flag string) string {
 	return defaultLake
 }
 
-// openLake opens the lake's store.
+// openLake opens the lake's store for writing: a local lake directory is
+// created when missing.
 func openLake(ctx context.Context, flag string) (storage.Store, string, error) {
 	u := resolveLake(flag)
 	st, err := backend.Open(ctx, u)
@@ -37,4 +42,27 @@ func openLake(ctx context.Context, flag string) (storage.Store, string, error) {
 		return nil, u, err
 	}
 	return st, st.URL(""), nil
+}
+
+// openExistingLake opens the lake's store for reading. A local lake that
+// does not exist is a usage error, and is not created.
+func openExistingLake(ctx context.Context, flag string) (storage.Store, string, error) {
+	u := resolveLake(flag)
+	if p, ok := localLakePath(u); ok {
+		if _, err := os.Stat(p); errors.Is(err, fs.ErrNotExist) {
+			return nil, u, usage(fmt.Errorf("lake %s does not exist (nothing has been ingested there; check --lake or $TXLAKE_LAKE)", u))
+		}
+	}
+	return openLake(ctx, flag)
+}
+
+// localLakePath returns the filesystem path of a bare-path or file:// lake.
+func localLakePath(u string) (string, bool) {
+	if strings.HasPrefix(u, "file://") {
+		return strings.TrimPrefix(u, "file://"), true
+	}
+	if i := strings.Index(u, "://"); i >= 0 {
+		return "", false
+	}
+	return u, true
 }
