@@ -28,6 +28,7 @@ type genOptions struct {
 	format     string
 	compress   string
 	faultRate  float64
+	fraudRate  float64
 	drift      string
 	json       bool
 
@@ -56,12 +57,30 @@ and empty_line. --drift changes the data from a given day on, for example
 Keys: from (required), amount_scale, country=CC:share, new_currency=CODE,
 null_rate=field:rate (email, country, channel, card_number, merchant_category).
 
+--fraud-rate R (0..0.5, default 0 = off) makes about R of the rows part of an
+injected fraud pattern, split roughly evenly between bursts (one customer buys
+10-15 times within 40 minutes), new-country purchases (a country the customer
+has not used in the previous 30 days) and outlier amounts (15-40 times the
+customer's typical amount). Fraud rows are valid and never carry a fault. The
+ground truth goes to DIR/labels-YYYY-MM-DD.jsonl (plain JSON lines), one line
+per labelled row:
+  {"transaction_id":"tx_...","label":"velocity","customer_id":"c_...",
+   "created_at":"2026-01-02T10:11:12.345Z","burst_id":"b_20260102_3","burst_seq":10}
+Labels: velocity (burst rows 10 on), burst (burst rows 1-9), novelty, outlier;
+burst_id and burst_seq only on burst rows. With fraud on, customers are drawn
+uniformly and ordinary rows stay in the customer's home country, so that the
+labels are the whole truth; with --fraud-rate 0 the output does not change.
+
 With --json, stdout is one JSON document:
   {"files":[{"path":...,"rows":...,"bytes":...}],"rows":...,
-   "faults":{"malformed":...,...},"late":...,"duplicates":...}
+   "faults":{"malformed":...,...},"late":...,"duplicates":...,
+   "fraud":{"velocity":...,"burst":...,"novelty":...,"outlier":...},
+   "label_files":[{"path":...,"rows":...,"bytes":...}]}
+("fraud" and "label_files" only with --fraud-rate > 0.)
 `,
 		Example: `  txlake gen --out ./logs --days 30 --rows-per-day 50000 --compress zstd
-  txlake gen --out ./logs --format csv --drift from=2026-01-05,amount_scale=2 --json`,
+  txlake gen --out ./logs --format csv --drift from=2026-01-05,amount_scale=2 --json
+  txlake gen --out ./logs --days 30 --fraud-rate 0.02`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := o.validate(); err != nil {
@@ -79,6 +98,7 @@ With --json, stdout is one JSON document:
 	f.StringVar(&o.format, "format", gen.FormatJSONL, "file format: jsonl or csv")
 	f.StringVar(&o.compress, "compress", gen.CompressNone, "compression: none, gzip or zstd")
 	f.Float64Var(&o.faultRate, "fault-rate", gen.DefaultFaultRate, "share of rows with a deliberate fault, 0..1 (0 disables)")
+	f.Float64Var(&o.fraudRate, "fraud-rate", 0, "share of rows in injected fraud patterns, 0..0.5 (0 disables); labels go to DIR/labels-*.jsonl")
 	f.StringVar(&o.drift, "drift", "", "drift spec, e.g. from=2026-01-20,amount_scale=1.8")
 	f.BoolVar(&o.json, "json", false, "print the summary as one JSON document on stdout")
 	return cmd
@@ -102,6 +122,7 @@ func (o *genOptions) validate() error {
 		Format:      o.format,
 		Compression: o.compress,
 		FaultRate:   o.faultRate,
+		FraudRate:   o.fraudRate,
 	}
 	if o.drift != "" {
 		d, err := gen.ParseDrift(o.drift)
@@ -167,6 +188,15 @@ func writeGenSummary(o *genOptions, s gen.Summary, took time.Duration) error {
 	fmt.Fprintf(tw, "rows\t%s\n", genThousands(s.Rows))
 	fmt.Fprintf(tw, "bytes\t%s (%s)\n", genThousands(bytes), genByteSize(bytes))
 	fmt.Fprintf(tw, "faults\t%s\n", faults)
+	if s.Fraud != nil {
+		var total int64
+		var kinds []string
+		for _, k := range gen.FraudLabels() {
+			total += s.Fraud[k]
+			kinds = append(kinds, k+" "+genThousands(s.Fraud[k]))
+		}
+		fmt.Fprintf(tw, "fraud\t%s (%s) in %d labels files\n", genThousands(total), strings.Join(kinds, ", "), len(s.LabelFiles))
+	}
 	fmt.Fprintf(tw, "took\t%s\n", took.Round(time.Millisecond))
 	return tw.Flush()
 }

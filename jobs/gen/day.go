@@ -103,8 +103,10 @@ type txn struct {
 
 // dayStats counts what one day's file holds.
 type dayStats struct {
-	rows   int64
-	faults [numFaultKinds]int64
+	rows      int64
+	faults    [numFaultKinds]int64
+	fraud     [numFraudKinds]int64
+	labelFile File
 }
 
 // dayPlan is everything needed to generate one day.
@@ -121,11 +123,15 @@ type dayPlan struct {
 	countryCum []float64 // cumulative drift country shares
 	countryIdx []int
 	amtScale   float64
+	fraud      *fraudState // nil unless Options.FraudRate > 0
 }
 
 func newDayPlan(pop *population, o *Options, day time.Time) *dayPlan {
 	p := &dayPlan{pop: pop, seed: o.Seed, day: day, rows: o.RowsPerDay, csv: o.Format == FormatCSV,
 		faultRate: o.FaultRate, amtScale: 1}
+	if o.FraudRate > 0 {
+		p.fraud = newFraudState(o.Seed, day, o.RowsPerDay, o.FraudRate)
+	}
 	if d := o.Drift; d != nil && !day.Before(d.From) {
 		p.drift = d
 		if d.AmountScale > 0 {
@@ -229,8 +235,12 @@ func generateDay(ctx context.Context, p *dayPlan, w io.Writer, kinds *[]faultKin
 				return st, err
 			}
 		}
+		fk := fraudNone
+		if p.fraud != nil {
+			fk = p.fraud.slot(p, i)
+		}
 		fault := faultNone
-		if p.faultRate > 0 && r.Float64() < p.faultRate {
+		if fk == fraudNone && p.faultRate > 0 && r.Float64() < p.faultRate {
 			fault = faultKind(1 + r.IntN(int(numFaultKinds)-1))
 		}
 		if fault == faultDuplicate {
@@ -261,6 +271,9 @@ func generateDay(ctx context.Context, p *dayPlan, w io.Writer, kinds *[]faultKin
 		t.tsMs = dayStartMs + ms
 		t.id = txID(p.seed, dn, i)
 		p.fillRow(r, &t)
+		if fk != fraudNone {
+			p.fraud.apply(p, fk, &t)
+		}
 
 		start := len(buf)
 		switch fault {
@@ -318,8 +331,10 @@ func generateDay(ctx context.Context, p *dayPlan, w io.Writer, kinds *[]faultKin
 			buf = appendRow(buf, &t, pop, p.csv)
 		default:
 			buf = appendRow(buf, &t, pop, p.csv)
-			recent[nRecent%len(recent)] = t
-			nRecent++
+			if fk == fraudNone { // fraud rows are never repeated
+				recent[nRecent%len(recent)] = t
+				nRecent++
+			}
 		}
 		st.rows++
 		st.faults[fault]++
@@ -345,6 +360,9 @@ func (p *dayPlan) fillRow(r *rand.Rand, t *txn) {
 	// customer: low indexes are the most active
 	u := r.Float64()
 	ci := int32(u * u * float64(len(pop.customers)))
+	if p.fraud != nil { // no customer so active that they look like a burst
+		ci = int32(u * float64(len(pop.customers)))
+	}
 	cust := &pop.customers[ci]
 	country := int(cust.country)
 	drifted := false
@@ -362,7 +380,7 @@ func (p *dayPlan) fillRow(r *rand.Rand, t *txn) {
 			}
 		}
 	}
-	if !drifted && r.Float64() < 0.03 { // abroad
+	if !drifted && p.fraud == nil && r.Float64() < 0.03 { // abroad (with fraud on, only novelty rows are)
 		for range 4 {
 			if c := pick(r, pop.countryCum); c != country {
 				country = c

@@ -54,6 +54,10 @@ type Options struct {
 	// FaultRate is the share of row slots carrying a fault, in [0,1]; 0
 	// disables faults (the CLI's default is DefaultFaultRate).
 	FaultRate float64
+	// FraudRate is the share of rows, in [0,MaxFraudRate], that belong to an
+	// injected fraud pattern (see LabelVelocity); 0 disables fraud and the
+	// labels files. Each day's labels go to OutDir/LabelsFileName(day).
+	FraudRate float64
 	Drift     *Drift // nil for no drift
 	// Customers is the size of the customer population; 0 means
 	// max(2000, RowsPerDay/5), at most MaxCustomers.
@@ -73,6 +77,11 @@ type Summary struct {
 	Faults     map[string]int64 `json:"faults"`
 	Late       int64            `json:"late"`       // = Faults["late"]
 	Duplicates int64            `json:"duplicates"` // = Faults["duplicate"]
+	// Fraud counts labelled rows by label (every label of FraudLabels is
+	// present) and LabelFiles lists the labels files, in day order; both
+	// are empty when FraudRate is 0.
+	Fraud      map[string]int64 `json:"fraud,omitempty"`
+	LabelFiles []File           `json:"label_files,omitempty"`
 }
 
 // File is one written file.
@@ -137,6 +146,8 @@ func (o Options) Validate() error {
 		return bad("compression %q: want none, gzip or zstd", o.Compression)
 	case !(o.FaultRate >= 0 && o.FaultRate <= 1):
 		return bad("fault rate %g: want a number in [0,1]", o.FaultRate)
+	case !(o.FraudRate >= 0 && o.FraudRate <= MaxFraudRate):
+		return bad("fraud rate %g: want a number in [0,%g]", o.FraudRate, MaxFraudRate)
 	case o.Start.Before(minStart) || o.Start.AddDate(0, 0, o.Days).After(maxEnd):
 		return bad("start %s with %d days: dates must lie between %s and %s",
 			o.Start.Format(time.DateOnly), o.Days, minStart.Format(time.DateOnly), maxEnd.Format(time.DateOnly))
@@ -225,6 +236,18 @@ days:
 		}
 	}
 	s.Late, s.Duplicates = s.Faults[FaultLate], s.Faults[FaultDuplicate]
+	if o.FraudRate > 0 {
+		s.Fraud = map[string]int64{}
+		for _, l := range FraudLabels() {
+			s.Fraud[l] = 0
+		}
+		for _, st := range stats {
+			for k := fraudVelocity; k < numFraudKinds; k++ {
+				s.Fraud[k.String()] += st.fraud[k]
+			}
+			s.LabelFiles = append(s.LabelFiles, st.labelFile)
+		}
+	}
 	return s, nil
 }
 
@@ -259,7 +282,8 @@ func writeDay(ctx context.Context, pop *population, o *Options, day time.Time) (
 	if enc != nil {
 		w = enc
 	}
-	st, err := generateDay(ctx, newDayPlan(pop, o, day), w, nil)
+	plan := newDayPlan(pop, o, day)
+	st, err := generateDay(ctx, plan, w, nil)
 	if err != nil {
 		return File{}, dayStats{}, fmt.Errorf("write %s: %w", final, err)
 	}
@@ -281,6 +305,12 @@ func writeDay(ctx context.Context, pop *population, o *Options, day time.Time) (
 	}
 	if err = os.Rename(f.Name(), final); err != nil {
 		return File{}, dayStats{}, fmt.Errorf("write %s: %w", final, err)
+	}
+	if plan.fraud != nil {
+		st.fraud = plan.fraud.counts
+		if st.labelFile, err = writeLabels(o.OutDir, day, plan.fraud); err != nil {
+			return File{}, dayStats{}, err
+		}
 	}
 	return File{Path: final, Rows: st.rows, Bytes: cw.n}, st, nil
 }
