@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sort"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -16,7 +17,6 @@ import (
 
 	"github.com/txlake/txlake/jobs/ingest"
 	"github.com/txlake/txlake/schemas"
-	"github.com/txlake/txlake/storage/lake"
 )
 
 type ingestOptions struct {
@@ -221,7 +221,7 @@ func printIngestSummary(w io.Writer, r *ingest.Result) error {
 		for k, n := range r.UnknownFields {
 			names = append(names, fmt.Sprintf("%s (%s)", k, humanize.Comma(n)))
 		}
-		sortStrings(names)
+		sort.Strings(names)
 		fmt.Fprintf(&b, "\nfields not in the schema (not stored): %s\n", strings.Join(names, ", "))
 	}
 	d := time.Duration(r.DurationMS) * time.Millisecond
@@ -232,5 +232,3 @@ func printIngestSummary(w io.Writer, r *ingest.Result) error {
 	_, err := io.WriteString(w, b.String())
 	return err
 }
-
-var _ = lake.DateLayout

@@ -2,10 +2,6 @@ package ingest
 
 import "bytes"
 
-func indexNL(b []byte) int { return bytes.IndexByte(b, '\n') }
-
-func trimSpace(b []byte) []byte { return bytes.TrimSpace(b) }
-
 // trimBOM strips a UTF-8 byte order mark at the very start of a stream.
 func trimBOM(b []byte, offset int64) []byte {
 	if offset == 0 {

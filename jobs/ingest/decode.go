@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
-	"strconv"
 	"unicode/utf8"
 
 	"github.com/valyala/fastjson"
@@ -413,5 +412,3 @@ func rawText(b []byte) string {
 	}
 	return string(bytes.ToValidUTF8(b, []byte("\uFFFD")))
 }
-
-var _ = strconv.Itoa

@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -14,7 +15,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/parquet-go/parquet-go"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/txlake/txlake/schemas"
@@ -531,13 +531,13 @@ func (p *pipeline) takeHeader(c *chunk) (*csvHeader, *chunk, error) {
 	line := c.firstLine
 	off := c.firstOffset
 	for {
-		i := indexNL(data)
+		i := bytes.IndexByte(data, '\n')
 		ln := data
 		if i >= 0 {
 			ln = data[:i+1]
 		}
 		trimmed := trimBOM(ln, off)
-		if len(trimSpace(trimmed)) == 0 && i >= 0 {
+		if len(bytes.TrimSpace(trimmed)) == 0 && i >= 0 {
 			// leading blank lines before the header
 			data = data[i+1:]
 			line++
@@ -847,5 +847,3 @@ func (p *pipeline) dryRunPartitions(prevDates []string) {
 	}
 	sort.Slice(p.res.Partitions, func(i, j int) bool { return p.res.Partitions[i].Date < p.res.Partitions[j].Date })
 }
-
-var _ = parquet.Row{}
