@@ -582,73 +582,29 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 // missing prefix directory lists nothing. An error from fn is returned
 // unchanged.
 func (s *Store) List(ctx context.Context, prefix string, fn func(storage.ObjectInfo) error) error {
-	if err := storage.ValidatePrefix(prefix); err != nil {
-		return fmt.Errorf("list %s: %w", s.URL(""), err)
-	}
-	dirKey := "" // the directory part of prefix, "" or ending in "/"
-	if i := strings.LastIndexByte(prefix, '/'); i >= 0 {
-		dirKey = prefix[:i+1]
-	}
-	return s.walk(ctx, dirKey, prefix, fn)
+	return storage.ListTree(ctx, prefix, s.URL, s.readDir, fn)
 }
 
-type dirItem struct {
-	key  string // full key; directories end in "/"
-	info *gohdfs.FileInfo
-}
-
-// walk lists the directory for dirKey, recursing in order. Entries are sorted
-// by their key with "/" appended to directories, which is exactly the byte
-// order of the full keys (see storage/local).
-func (s *Store) walk(ctx context.Context, dirKey, prefix string, fn func(storage.ObjectInfo) error) error {
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("list %s: %w", s.URL(prefix), err)
-	}
+// readDir lists the directories and regular files of the directory for
+// dirKey, for storage.ListTree.
+func (s *Store) readDir(_ context.Context, dirKey string) ([]storage.TreeEntry, error) {
 	dir := s.hdfsPath(strings.TrimSuffix(dirKey, "/"))
 	entries, err := s.client.ReadDir(dir)
 	if err != nil {
 		if s.missing(dir, err) || strings.Contains(err.Error(), "not a directory") {
-			return nil // no such directory, a file, or removed while listing
+			return nil, nil // no such directory, a file, or removed while listing
 		}
-		return s.fail("list", prefix, err)
+		return nil, s.fail("list", dirKey, err)
 	}
-	items := make([]dirItem, 0, len(entries))
+	out := make([]storage.TreeEntry, 0, len(entries))
 	for _, e := range entries {
 		fi, ok := e.(*gohdfs.FileInfo)
-		name := e.Name()
-		if !ok || strings.HasPrefix(name, reservedPrefix) {
+		if !ok || strings.HasPrefix(e.Name(), reservedPrefix) || (!fi.IsDir() && !isFile(fi)) {
 			continue
 		}
-		key := dirKey + name
-		switch {
-		case fi.IsDir():
-			key += "/"
-			if strings.HasPrefix(key, prefix) || strings.HasPrefix(prefix, key) {
-				items = append(items, dirItem{key, fi})
-			}
-		case isFile(fi):
-			if strings.HasPrefix(key, prefix) && storage.ValidateKey(key) == nil {
-				items = append(items, dirItem{key, fi})
-			}
-		}
+		out = append(out, storage.TreeEntry{Name: e.Name(), Dir: fi.IsDir(), Info: func() (int64, time.Time, bool, error) {
+			return fi.Size(), fi.ModTime(), true, nil
+		}})
 	}
-	slices.SortFunc(items, func(a, b dirItem) int { return strings.Compare(a.key, b.key) })
-	for _, it := range items {
-		if it.info.IsDir() {
-			if storage.ValidateKey(strings.TrimSuffix(it.key, "/")) != nil {
-				continue
-			}
-			if err := s.walk(ctx, it.key, prefix, fn); err != nil {
-				return err
-			}
-			continue
-		}
-		if err := ctx.Err(); err != nil {
-			return fmt.Errorf("list %s: %w", s.URL(prefix), err)
-		}
-		if err := fn(storage.ObjectInfo{Key: it.key, Size: it.info.Size(), ModTime: it.info.ModTime()}); err != nil {
-			return err
-		}
-	}
-	return nil
+	return out, nil
 }

@@ -27,9 +27,9 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/txlake/txlake/storage"
 )
@@ -349,80 +349,35 @@ func (s *Store) pruneEmptyDirs(dir string) {
 // files whose names are not valid keys are skipped. A missing prefix directory
 // lists nothing. An error from fn is returned unchanged.
 func (s *Store) List(ctx context.Context, prefix string, fn func(storage.ObjectInfo) error) error {
-	if err := storage.ValidatePrefix(prefix); err != nil {
-		return fmt.Errorf("list %s: %w", s.URL(""), err)
-	}
-	dirKey := "" // the directory part of prefix, "" or ending in "/"
-	if i := strings.LastIndexByte(prefix, '/'); i >= 0 {
-		dirKey = prefix[:i+1]
-	}
-	return s.walk(ctx, dirKey, prefix, fn)
+	return storage.ListTree(ctx, prefix, s.URL, s.readDir, fn)
 }
 
-type dirItem struct {
-	key   string // full key; directories end in "/"
-	entry fs.DirEntry
-}
-
-// walk lists the directory for dirKey, recursing in order. Entries are sorted
-// by their key with "/" appended to directories: every key below directory "a"
-// starts with "a/", so this is exactly the byte order of the full keys, e.g.
-// "a b" (0x20) < "a-b" (0x2d) < "a/b" (0x2f) < "ab". Plain name order would
-// put the directory "a" before the file "a b".
-func (s *Store) walk(ctx context.Context, dirKey, prefix string, fn func(storage.ObjectInfo) error) error {
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("list %s: %w", s.URL(prefix), err)
-	}
+// readDir lists the directories and regular files of the directory for
+// dirKey, for storage.ListTree.
+func (s *Store) readDir(_ context.Context, dirKey string) ([]storage.TreeEntry, error) {
 	entries, err := os.ReadDir(s.LocalPath(dirKey))
 	if err != nil {
 		if isNotExist(err) {
-			return nil // no such directory, or removed while listing
+			return nil, nil // no such directory, or removed while listing
 		}
-		return fmt.Errorf("list %s: %w", s.URL(prefix), err)
+		return nil, fmt.Errorf("list %s: %w", s.URL(dirKey), err)
 	}
-	items := make([]dirItem, 0, len(entries))
+	out := make([]storage.TreeEntry, 0, len(entries))
 	for _, e := range entries {
 		name := e.Name()
-		if strings.HasPrefix(name, reservedPrefix) {
+		if strings.HasPrefix(name, reservedPrefix) || (!e.IsDir() && !e.Type().IsRegular()) {
 			continue
 		}
-		key := dirKey + name
-		switch {
-		case e.IsDir():
-			key += "/"
-			if strings.HasPrefix(key, prefix) || strings.HasPrefix(prefix, key) {
-				items = append(items, dirItem{key, e})
+		out = append(out, storage.TreeEntry{Name: name, Dir: e.IsDir(), Info: func() (int64, time.Time, bool, error) {
+			fi, err := e.Info()
+			if err != nil {
+				if isNotExist(err) {
+					return 0, time.Time{}, false, nil // deleted while listing
+				}
+				return 0, time.Time{}, false, fmt.Errorf("list %s: %w", s.URL(dirKey+name), err)
 			}
-		case e.Type().IsRegular():
-			if strings.HasPrefix(key, prefix) && storage.ValidateKey(key) == nil {
-				items = append(items, dirItem{key, e})
-			}
-		}
+			return fi.Size(), fi.ModTime(), true, nil
+		}})
 	}
-	slices.SortFunc(items, func(a, b dirItem) int { return strings.Compare(a.key, b.key) })
-	for _, it := range items {
-		if it.entry.IsDir() {
-			if storage.ValidateKey(strings.TrimSuffix(it.key, "/")) != nil {
-				continue
-			}
-			if err := s.walk(ctx, it.key, prefix, fn); err != nil {
-				return err
-			}
-			continue
-		}
-		fi, err := it.entry.Info()
-		if err != nil {
-			if isNotExist(err) {
-				continue // deleted while listing
-			}
-			return fmt.Errorf("list %s: %w", s.URL(it.key), err)
-		}
-		if err := ctx.Err(); err != nil {
-			return fmt.Errorf("list %s: %w", s.URL(prefix), err)
-		}
-		if err := fn(storage.ObjectInfo{Key: it.key, Size: fi.Size(), ModTime: fi.ModTime()}); err != nil {
-			return err
-		}
-	}
-	return nil
+	return out, nil
 }
