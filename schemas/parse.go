@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/txlake/txlake/schemas/yamlnode"
 	"github.com/txlake/txlake/tagging"
 	"io/fs"
 	"os"
@@ -148,12 +149,6 @@ type schemaParser struct {
 	file string
 }
 
-// entry is one key of a mapping with its key and value nodes.
-type entry struct {
-	key   ast.Node
-	value ast.Node
-}
-
 func (p *schemaParser) errAt(n ast.Node, format string, args ...any) *SchemaError {
 	e := &SchemaError{File: p.file, Msg: fmt.Sprintf(format, args...)}
 	if n != nil {
@@ -168,135 +163,60 @@ func (p *schemaParser) errAt(n ast.Node, format string, args ...any) *SchemaErro
 // unique, and returns its entries by key. what names the mapping in messages
 // ("schema", `field "amount"`).
 func (p *schemaParser) mapping(n ast.Node, what string, allowed []string) (map[string]entry, *SchemaError) {
-	if err := p.plain(n, what); err != nil {
-		return nil, err
+	m, err := yamlnode.Mapping(n, what, schemaFiles, allowed)
+	if err != nil {
+		return nil, p.at(err)
 	}
-	var values []*ast.MappingValueNode
-	switch m := n.(type) {
-	case *ast.MappingNode:
-		values = m.Values
-	case *ast.MappingValueNode:
-		values = []*ast.MappingValueNode{m}
-	default:
-		return nil, p.errAt(n, "%s: expected a mapping of keys to values, got %s", what, describeNode(n))
-	}
-	out := make(map[string]entry, len(values))
-	for _, mv := range values {
-		if err := p.plain(mv.Key, what); err != nil {
-			return nil, err
-		}
-		k, ok := scalarText(mv.Key)
-		if !ok {
-			return nil, p.errAt(mv.Key, "%s: keys must be plain names", what)
-		}
-		if !contains(allowed, k) {
-			msg := fmt.Sprintf("%s: unknown key %q", what, k)
-			if s := suggest(k, allowed); s != "" {
-				msg += fmt.Sprintf(" (did you mean %q?)", s)
-			}
-			return nil, p.errAt(mv.Key, "%s", msg)
-		}
-		if prev, dup := out[k]; dup {
-			return nil, p.errAt(mv.Key, "%s: duplicate key %q (first on line %d)", what, k, line(prev.key))
-		}
-		if err := p.plain(mv.Value, what); err != nil {
-			return nil, err
-		}
-		out[k] = entry{key: mv.Key, value: mv.Value}
-	}
-	return out, nil
+	return m, nil
 }
 
-// plain rejects YAML features the schema format does not use, so that what
-// the file says is what the parser sees.
+// plain rejects YAML features the schema format does not use.
 func (p *schemaParser) plain(n ast.Node, what string) *SchemaError {
-	switch n.(type) {
-	case *ast.AnchorNode, *ast.AliasNode:
-		return p.errAt(n, "%s: YAML anchors and aliases are not supported in schema files", what)
-	case *ast.TagNode:
-		return p.errAt(n, "%s: YAML tags are not supported in schema files", what)
-	case *ast.MappingKeyNode:
-		return p.errAt(n, "%s: complex mapping keys are not supported", what)
+	if err := yamlnode.Plain(n, what, schemaFiles); err != nil {
+		return p.at(err)
 	}
 	return nil
 }
 
-func line(n ast.Node) int {
-	if n == nil {
-		return 0
-	}
-	if tk := n.GetToken(); tk != nil && tk.Position != nil {
-		return tk.Position.Line
-	}
-	return 0
+// at turns a yamlnode error into a SchemaError of this file.
+func (p *schemaParser) at(e *yamlnode.Error) *SchemaError {
+	return &SchemaError{File: p.file, Line: e.Line, Column: e.Column, Msg: e.Msg}
 }
 
-// scalarText returns the text of a non-null scalar: the unquoted value of a
-// string, and the source text of numbers and booleans.
-func scalarText(n ast.Node) (string, bool) {
-	switch v := n.(type) {
-	case *ast.StringNode:
-		return v.Value, true
-	case *ast.LiteralNode:
-		if v.Value == nil {
-			return "", true
-		}
-		return v.Value.Value, true
-	case *ast.IntegerNode, *ast.FloatNode, *ast.BoolNode, *ast.InfinityNode, *ast.NanNode:
-		tk := n.GetToken()
-		if tk == nil {
-			return "", false
-		}
-		return tk.Value, true
-	}
-	return "", false
-}
+// entry is one key of a mapping with its key and value nodes.
+type entry = yamlnode.Entry
 
-func describeNode(n ast.Node) string {
-	switch n.(type) {
-	case nil, *ast.NullNode:
-		return "nothing (null)"
-	case *ast.MappingNode, *ast.MappingValueNode:
-		return "a mapping"
-	case *ast.SequenceNode:
-		return "a list"
-	case *ast.BoolNode:
-		return "a boolean"
-	case *ast.IntegerNode, *ast.FloatNode, *ast.InfinityNode, *ast.NanNode:
-		return "a number"
-	}
-	return "a string"
-}
+const schemaFiles = "schema files"
 
 func (p *schemaParser) str(e entry, what, key string) (string, *SchemaError) {
-	s, ok := scalarText(e.value)
+	s, ok := yamlnode.ScalarText(e.Value)
 	if !ok {
-		return "", p.errAt(e.key, "%s: %q must be a string, got %s", what, key, describeNode(e.value))
+		return "", p.errAt(e.Key, "%s: %q must be a string, got %s", what, key, yamlnode.Describe(e.Value))
 	}
 	return s, nil
 }
 
 func (p *schemaParser) boolean(e entry, what, key string) (bool, *SchemaError) {
-	b, ok := e.value.(*ast.BoolNode)
+	b, ok := e.Value.(*ast.BoolNode)
 	if !ok {
-		return false, p.errAt(e.key, "%s: %q must be true or false, got %s", what, key, describeNode(e.value))
+		return false, p.errAt(e.Key, "%s: %q must be true or false, got %s", what, key, yamlnode.Describe(e.Value))
 	}
 	return b.Value, nil
 }
 
 func (p *schemaParser) list(e entry, what, key string) ([]string, *SchemaError) {
-	seq, ok := e.value.(*ast.SequenceNode)
+	seq, ok := e.Value.(*ast.SequenceNode)
 	if !ok {
-		return nil, p.errAt(e.key, "%s: %q must be a list such as [a, b], got %s", what, key, describeNode(e.value))
+		return nil, p.errAt(e.Key, "%s: %q must be a list such as [a, b], got %s", what, key, yamlnode.Describe(e.Value))
 	}
 	out := make([]string, 0, len(seq.Values))
 	for i, v := range seq.Values {
 		if err := p.plain(v, what); err != nil {
 			return nil, err
 		}
-		s, ok := scalarText(v)
+		s, ok := yamlnode.ScalarText(v)
 		if !ok {
-			return nil, p.errAt(e.key, "%s: %q entry %d must be a string, got %s", what, key, i+1, describeNode(v))
+			return nil, p.errAt(e.Key, "%s: %q entry %d must be a string, got %s", what, key, i+1, yamlnode.Describe(v))
 		}
 		out = append(out, s)
 	}
@@ -319,23 +239,23 @@ func (p *schemaParser) schema(body ast.Node) (*Schema, *SchemaError) {
 	}
 	switch {
 	case s.Table == "":
-		return nil, p.errAt(e.key, "table name is empty")
+		return nil, p.errAt(e.Key, "table name is empty")
 	case !tableNameRE.MatchString(s.Table):
-		return nil, p.errAt(e.key, "table name %q is not valid: it must match ^[a-z_][a-z0-9_]{0,62}$ (it becomes a path segment in the lake)", s.Table)
+		return nil, p.errAt(e.Key, "table name %q is not valid: it must match ^[a-z_][a-z0-9_]{0,62}$ (it becomes a path segment in the lake)", s.Table)
 	case strings.HasPrefix(s.Table, "_"):
-		return nil, p.errAt(e.key, "table name %q is reserved: names starting with \"_\" hold lake metadata (_runs, _quarantine)", s.Table)
+		return nil, p.errAt(e.Key, "table name %q is reserved: names starting with \"_\" hold lake metadata (_runs, _quarantine)", s.Table)
 	}
 
 	fe, ok := top["fields"]
 	if !ok {
 		return nil, p.errAt(nil, `missing "fields"`)
 	}
-	seq, isSeq := fe.value.(*ast.SequenceNode)
+	seq, isSeq := fe.Value.(*ast.SequenceNode)
 	if !isSeq {
-		return nil, p.errAt(fe.key, "\"fields\" must be a list of fields, got %s", describeNode(fe.value))
+		return nil, p.errAt(fe.Key, "\"fields\" must be a list of fields, got %s", yamlnode.Describe(fe.Value))
 	}
 	if len(seq.Values) == 0 {
-		return nil, p.errAt(fe.key, "\"fields\" is empty: declare at least one field")
+		return nil, p.errAt(fe.Key, "\"fields\" is empty: declare at least one field")
 	}
 	byName := map[string]int{} // lower-cased name -> index
 	for i, fn := range seq.Values {
@@ -360,14 +280,14 @@ func (p *schemaParser) schema(body ast.Node) (*Schema, *SchemaError) {
 	}
 	s.EventIndex = s.index(s.EventTime)
 	if s.EventIndex < 0 {
-		return nil, p.errAt(e.key, "event_time names unknown field %q", s.EventTime)
+		return nil, p.errAt(e.Key, "event_time names unknown field %q", s.EventTime)
 	}
 	ef := &s.Fields[s.EventIndex]
 	if ef.Type.Kind != KindTimestamp && ef.Type.Kind != KindDate {
-		return nil, p.errAt(e.key, "event_time field %q must be a timestamp or date, not %s", ef.Name, ef.Type)
+		return nil, p.errAt(e.Key, "event_time field %q must be a timestamp or date, not %s", ef.Name, ef.Type)
 	}
 	if !ef.Required {
-		return nil, p.errAt(e.key, "field %q: event_time field must be required (add \"required: true\"): every row needs a partition date", ef.Name)
+		return nil, p.errAt(e.Key, "field %q: event_time field must be required (add \"required: true\"): every row needs a partition date", ef.Name)
 	}
 
 	if e, ok := top["key"]; ok {
@@ -377,16 +297,16 @@ func (p *schemaParser) schema(body ast.Node) (*Schema, *SchemaError) {
 		for _, k := range s.Key {
 			i := s.index(k)
 			if i < 0 {
-				return nil, p.errAt(e.key, "key names unknown field %q", k)
+				return nil, p.errAt(e.Key, "key names unknown field %q", k)
 			}
 			if contains(s.KeyIndex, i) {
-				return nil, p.errAt(e.key, "key names field %q twice", k)
+				return nil, p.errAt(e.Key, "key names field %q twice", k)
 			}
 			switch s.Fields[i].PII {
 			case PIIDrop:
-				return nil, p.errAt(e.key, "field %q: key field cannot have pii: drop (it would not be stored)", k)
+				return nil, p.errAt(e.Key, "field %q: key field cannot have pii: drop (it would not be stored)", k)
 			case PIIMask:
-				return nil, p.errAt(e.key, "field %q: key field cannot have pii: mask (masked values collide); use pii: hash", k)
+				return nil, p.errAt(e.Key, "field %q: key field cannot have pii: mask (masked values collide); use pii: hash", k)
 			}
 			s.KeyIndex = append(s.KeyIndex, i)
 		}
@@ -413,8 +333,8 @@ func (p *schemaParser) field(n ast.Node, i int) (*Field, *SchemaError) {
 	if err != nil {
 		return nil, err
 	}
-	f := &Field{Line: line(n), PII: PIIKeep}
-	if l := line(firstKey(n)); l > 0 {
+	f := &Field{Line: yamlnode.Line(n), PII: PIIKeep}
+	if l := yamlnode.Line(firstKey(n)); l > 0 {
 		f.Line = l
 	}
 	e, ok := m["name"]
@@ -425,10 +345,10 @@ func (p *schemaParser) field(n ast.Node, i int) (*Field, *SchemaError) {
 		return nil, err
 	}
 	if !fieldNameRE.MatchString(f.Name) {
-		return nil, p.errAt(e.key, "%s: field name %q is not valid: it must match ^[A-Za-z_][A-Za-z0-9_]*$", what, f.Name)
+		return nil, p.errAt(e.Key, "%s: field name %q is not valid: it must match ^[A-Za-z_][A-Za-z0-9_]*$", what, f.Name)
 	}
 	if strings.EqualFold(f.Name, "dt") {
-		return nil, p.errAt(e.key, "%s: field name %q is reserved for the partition column", what, f.Name)
+		return nil, p.errAt(e.Key, "%s: field name %q is reserved for the partition column", what, f.Name)
 	}
 	what = fmt.Sprintf("field %q", f.Name)
 
@@ -442,14 +362,14 @@ func (p *schemaParser) field(n ast.Node, i int) (*Field, *SchemaError) {
 	}
 	var msg string
 	if f.Type, msg = parseType(ts); msg != "" {
-		return nil, p.errAt(e.key, "%s: %s", what, msg)
+		return nil, p.errAt(e.Key, "%s: %s", what, msg)
 	}
 	kind := f.Type.Kind
 	isString := kind == KindString
 	isTime := kind == KindTimestamp || kind == KindDate
 	isNumeric := kind == KindInt64 || kind == KindFloat64 || kind == KindDecimal
 	notFor := func(e entry, key, only string) *SchemaError {
-		return p.errAt(e.key, "%s: %q applies only to %s fields, not %s", what, key, only, f.Type)
+		return p.errAt(e.Key, "%s: %q applies only to %s fields, not %s", what, key, only, f.Type)
 	}
 
 	if e, ok := m["required"]; ok {
@@ -464,14 +384,14 @@ func (p *schemaParser) field(n ast.Node, i int) (*Field, *SchemaError) {
 			return nil, err
 		}
 		if len(f.From) == 0 {
-			return nil, p.errAt(e.key, "%s: \"from\" is empty (omit it to use the field name)", what)
+			return nil, p.errAt(e.Key, "%s: \"from\" is empty (omit it to use the field name)", what)
 		}
 		for _, src := range f.From {
 			if src == "" {
-				return nil, p.errAt(e.key, "%s: \"from\" has an empty entry", what)
+				return nil, p.errAt(e.Key, "%s: \"from\" has an empty entry", what)
 			}
 			if contains(strings.Split(src, "."), "") {
-				return nil, p.errAt(e.key, "%s: \"from\" entry %q has an empty path segment", what, src)
+				return nil, p.errAt(e.Key, "%s: \"from\" entry %q has an empty path segment", what, src)
 			}
 		}
 	}
@@ -490,7 +410,7 @@ func (p *schemaParser) field(n ast.Node, i int) (*Field, *SchemaError) {
 			switch op {
 			case "trim", "upper", "lower", "nfc":
 			default:
-				return nil, p.errAt(e.key, "%s: unknown normalize step %q (use trim, upper, lower or nfc)", what, op)
+				return nil, p.errAt(e.Key, "%s: unknown normalize step %q (use trim, upper, lower or nfc)", what, op)
 			}
 		}
 	}
@@ -503,7 +423,7 @@ func (p *schemaParser) field(n ast.Node, i int) (*Field, *SchemaError) {
 			return nil, err
 		}
 		if len(f.Enum) == 0 {
-			return nil, p.errAt(e.key, "%s: \"enum\" is empty: no value could pass", what)
+			return nil, p.errAt(e.Key, "%s: \"enum\" is empty: no value could pass", what)
 		}
 	}
 
@@ -515,13 +435,13 @@ func (p *schemaParser) field(n ast.Node, i int) (*Field, *SchemaError) {
 		if !isNumeric {
 			return nil, notFor(e, key, "int64, float64 and decimal")
 		}
-		text, ok := scalarText(e.value)
+		text, ok := yamlnode.ScalarText(e.Value)
 		if !ok {
-			return nil, p.errAt(e.key, "%s: %q must be a number, got %s", what, key, describeNode(e.value))
+			return nil, p.errAt(e.Key, "%s: %q must be a number, got %s", what, key, yamlnode.Describe(e.Value))
 		}
 		canon, fv, msg := canonicalBound(f.Type, text)
 		if msg != "" {
-			return nil, p.errAt(e.key, "%s: %s %s", what, key, msg)
+			return nil, p.errAt(e.Key, "%s: %s %s", what, key, msg)
 		}
 		if key == "min" {
 			f.MinText, f.Min = canon, &fv
@@ -530,7 +450,7 @@ func (p *schemaParser) field(n ast.Node, i int) (*Field, *SchemaError) {
 		}
 	}
 	if f.Min != nil && f.Max != nil && *f.Min > *f.Max {
-		return nil, p.errAt(m["min"].key, "%s: min %s is greater than max %s", what, f.MinText, f.MaxText)
+		return nil, p.errAt(m["min"].Key, "%s: min %s is greater than max %s", what, f.MinText, f.MaxText)
 	}
 
 	if e, ok := m["pattern"]; ok {
@@ -542,7 +462,7 @@ func (p *schemaParser) field(n ast.Node, i int) (*Field, *SchemaError) {
 		}
 		re, cerr := regexp.Compile(f.PatternText)
 		if cerr != nil {
-			return nil, p.errAt(e.key, "%s: invalid pattern: %v", what, cerr)
+			return nil, p.errAt(e.Key, "%s: invalid pattern: %v", what, cerr)
 		}
 		f.Pattern = re
 	}
@@ -561,11 +481,11 @@ func (p *schemaParser) field(n ast.Node, i int) (*Field, *SchemaError) {
 			return nil, err
 		}
 		if len(f.Formats) == 0 {
-			return nil, p.errAt(e.key, "%s: \"formats\" is empty (omit it for the default)", what)
+			return nil, p.errAt(e.Key, "%s: \"formats\" is empty (omit it for the default)", what)
 		}
 		for _, fm := range f.Formats {
 			if msg := checkFormat(kind, fm); msg != "" {
-				return nil, p.errAt(e.key, "%s: %s", what, msg)
+				return nil, p.errAt(e.Key, "%s: %s", what, msg)
 			}
 		}
 	}
@@ -576,13 +496,13 @@ func (p *schemaParser) field(n ast.Node, i int) (*Field, *SchemaError) {
 		}
 		for _, t := range f.Tags {
 			if t == "" {
-				return nil, p.errAt(e.key, "%s: empty tag", what)
+				return nil, p.errAt(e.Key, "%s: empty tag", what)
 			}
 			if strings.ContainsFunc(t, func(r rune) bool { return r == ',' || unicode.IsSpace(r) }) {
-				return nil, p.errAt(e.key, "%s: tag %q must not contain whitespace or commas", what, t)
+				return nil, p.errAt(e.Key, "%s: tag %q must not contain whitespace or commas", what, t)
 			}
 			if err := tagging.Validate(t); err != nil {
-				return nil, p.errAt(e.key, "%s: %v", what, err)
+				return nil, p.errAt(e.Key, "%s: %v", what, err)
 			}
 		}
 	}
@@ -597,7 +517,7 @@ func (p *schemaParser) field(n ast.Node, i int) (*Field, *SchemaError) {
 		switch f.PII {
 		case PIIKeep, PIIHash, PIIMask, PIIDrop:
 		default:
-			return nil, p.errAt(e.key, "%s: unknown pii policy %q (use keep, hash, mask or drop)", what, f.PII)
+			return nil, p.errAt(e.Key, "%s: unknown pii policy %q (use keep, hash, mask or drop)", what, f.PII)
 		}
 	}
 
@@ -607,7 +527,7 @@ func (p *schemaParser) field(n ast.Node, i int) (*Field, *SchemaError) {
 			return nil, err
 		}
 		if f.Dictionary && kind == KindBool {
-			return nil, p.errAt(e.key, "%s: dictionary encoding is not supported for bool fields", what)
+			return nil, p.errAt(e.Key, "%s: dictionary encoding is not supported for bool fields", what)
 		}
 	}
 	return f, nil
@@ -621,8 +541,8 @@ func peekName(n ast.Node) string {
 		return ""
 	}
 	for _, mv := range m.Values {
-		if k, _ := scalarText(mv.Key); k == "name" {
-			v, _ := scalarText(mv.Value)
+		if k, _ := yamlnode.ScalarText(mv.Key); k == "name" {
+			v, _ := yamlnode.ScalarText(mv.Value)
 			return v
 		}
 	}
@@ -827,35 +747,4 @@ func contains[T comparable](xs []T, x T) bool {
 		}
 	}
 	return false
-}
-
-// suggest returns the allowed key closest to k when it is a likely typo.
-func suggest(k string, allowed []string) string {
-	best, bestD := "", 3
-	for _, a := range allowed {
-		if d := editDistance(strings.ToLower(k), a); d < bestD {
-			best, bestD = a, d
-		}
-	}
-	return best
-}
-
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			c := 1
-			if a[i-1] == b[j-1] {
-				c = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+c)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }

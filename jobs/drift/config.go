@@ -3,6 +3,7 @@ package drift
 import (
 	"errors"
 	"fmt"
+	"github.com/txlake/txlake/schemas/yamlnode"
 	"io/fs"
 	"math"
 	"os"
@@ -184,7 +185,7 @@ func ParseConfig(file string, data []byte) (c *Config, err error) {
 			return nil, cerr
 		}
 		if !(v > 0 && v <= 1) {
-			return nil, p.errAt(e.value, "drift_share: %v is not in (0, 1]", v)
+			return nil, p.errAt(e.Value, "drift_share: %v is not in (0, 1]", v)
 		}
 		c.DriftShare = v
 	}
@@ -194,7 +195,7 @@ func ParseConfig(file string, data []byte) (c *Config, err error) {
 			return nil, cerr
 		}
 		if v != math.Trunc(v) || v < 2 || v > 1e9 {
-			return nil, p.errAt(e.value, "max_distinct: %v is not a whole number >= 2", v)
+			return nil, p.errAt(e.Value, "max_distinct: %v is not a whole number >= 2", v)
 		}
 		c.MaxDistinct = int(v)
 	}
@@ -208,7 +209,7 @@ func ParseConfig(file string, data []byte) (c *Config, err error) {
 			return nil, cerr
 		}
 		if v != math.Trunc(v) || v < 2 || v > 1000 {
-			return nil, p.errAt(e.value, "%s: %v is not a whole number in 2..1000", k, v)
+			return nil, p.errAt(e.Value, "%s: %v is not a whole number in 2..1000", k, v)
 		}
 		if k == "bins" {
 			c.Bins = int(v)
@@ -217,28 +218,28 @@ func ParseConfig(file string, data []byte) (c *Config, err error) {
 		}
 	}
 	if e, ok := top["columns"]; ok {
-		if _, isNull := e.value.(*ast.NullNode); isNull {
+		if _, isNull := e.Value.(*ast.NullNode); isNull {
 			return c, nil
 		}
-		cols, cerr := p.mapping(e.value, "columns", nil)
+		cols, cerr := p.mapping(e.Value, "columns", nil)
 		if cerr != nil {
 			return nil, cerr
 		}
 		for name, ce := range cols {
 			what := fmt.Sprintf("column %q", name)
-			keys, cerr := p.mapping(ce.value, what, columnKeys)
+			keys, cerr := p.mapping(ce.Value, what, columnKeys)
 			if cerr != nil {
 				return nil, cerr
 			}
-			cc := ColumnConfig{Line: line(ce.key)}
+			cc := ColumnConfig{Line: yamlnode.Line(ce.Key)}
 			if e, ok := keys["method"]; ok {
-				s, ok := scalarText(e.value)
+				s, ok := yamlnode.ScalarText(e.Value)
 				if !ok {
-					return nil, p.errAt(e.value, "%s: method: want one of %s", what, methodList())
+					return nil, p.errAt(e.Value, "%s: method: want one of %s", what, methodList())
 				}
 				m := Method(strings.ToLower(s))
 				if !slices.Contains(Methods, m) {
-					return nil, p.errAt(e.value, "%s: unknown method %q; want one of %s", what, s, methodList())
+					return nil, p.errAt(e.Value, "%s: unknown method %q; want one of %s", what, s, methodList())
 				}
 				cc.Method = m
 			}
@@ -248,22 +249,22 @@ func ParseConfig(file string, data []byte) (c *Config, err error) {
 					return nil, cerr
 				}
 				if !(v >= 0) || math.IsInf(v, 0) {
-					return nil, p.errAt(e.value, "%s: threshold %v must be a finite number >= 0", what, v)
+					return nil, p.errAt(e.Value, "%s: threshold %v must be a finite number >= 0", what, v)
 				}
 				cc.Threshold = &v
 			}
 			if e, ok := keys["skip"]; ok {
-				b, ok := e.value.(*ast.BoolNode)
+				b, ok := e.Value.(*ast.BoolNode)
 				if !ok {
-					return nil, p.errAt(e.value, "%s: skip: want true or false", what)
+					return nil, p.errAt(e.Value, "%s: skip: want true or false", what)
 				}
 				cc.Skip = b.Value
 			}
 			if cc.Threshold != nil && cc.Method == "" {
-				return nil, p.errAt(ce.key, "%s: a threshold needs a method, since the default method depends on the data", what)
+				return nil, p.errAt(ce.Key, "%s: a threshold needs a method, since the default method depends on the data", what)
 			}
 			if cc.Threshold != nil && cc.Method.UsesPValue() && *cc.Threshold > 1 {
-				return nil, p.errAt(keys["threshold"].value, "%s: threshold %v is a p-value for %s and must be in [0, 1]", what, *cc.Threshold, cc.Method)
+				return nil, p.errAt(keys["threshold"].Value, "%s: threshold %v is a p-value for %s and must be in [0, 1]", what, *cc.Threshold, cc.Method)
 			}
 			c.Columns[name] = cc
 		}
@@ -281,79 +282,43 @@ func methodList() string {
 
 type configParser struct{ file string }
 
-type entry struct{ key, value ast.Node }
+type entry = yamlnode.Entry
 
 func (p configParser) errAt(n ast.Node, format string, args ...any) *ConfigError {
-	return &ConfigError{File: p.file, Line: line(n), Msg: fmt.Sprintf(format, args...)}
+	return &ConfigError{File: p.file, Line: yamlnode.Line(n), Msg: fmt.Sprintf(format, args...)}
 }
 
 // mapping checks that n is a mapping with unique plain keys, all in allowed
 // unless allowed is nil.
 func (p configParser) mapping(n ast.Node, what string, allowed []string) (map[string]entry, *ConfigError) {
-	var values []*ast.MappingValueNode
-	switch m := n.(type) {
-	case *ast.MappingNode:
-		values = m.Values
-	case *ast.MappingValueNode:
-		values = []*ast.MappingValueNode{m}
-	case *ast.AnchorNode, *ast.AliasNode, *ast.TagNode:
-		return nil, p.errAt(n, "%s: YAML anchors, aliases and tags are not supported", what)
-	default:
+	if err := yamlnode.Plain(n, what, "drift config files"); err != nil {
+		return nil, p.at(err)
+	}
+	if !yamlnode.IsMapping(n) {
 		return nil, p.errAt(n, "%s: want a mapping of keys to values", what)
 	}
-	out := make(map[string]entry, len(values))
-	for _, mv := range values {
-		k, ok := scalarText(mv.Key)
-		if !ok {
-			return nil, p.errAt(mv.Key, "%s: keys must be plain names", what)
-		}
-		if allowed != nil && !slices.Contains(allowed, k) {
-			return nil, p.errAt(mv.Key, "%s: unknown key %q; want one of %s", what, k, strings.Join(allowed, ", "))
-		}
-		if prev, dup := out[k]; dup {
-			return nil, p.errAt(mv.Key, "%s: duplicate key %q (first on line %d)", what, k, line(prev.key))
-		}
-		switch mv.Value.(type) {
-		case *ast.AnchorNode, *ast.AliasNode, *ast.TagNode:
-			return nil, p.errAt(mv.Value, "%s: YAML anchors, aliases and tags are not supported", what)
-		}
-		out[k] = entry{key: mv.Key, value: mv.Value}
+	m, err := yamlnode.Mapping(n, what, "drift config files", allowed)
+	if err != nil {
+		return nil, p.at(err)
 	}
-	return out, nil
+	return m, nil
+}
+
+// at turns a yamlnode error into a ConfigError of this file.
+func (p configParser) at(e *yamlnode.Error) *ConfigError {
+	return &ConfigError{File: p.file, Line: e.Line, Msg: e.Msg}
 }
 
 func (p configParser) number(e entry, what string) (float64, *ConfigError) {
-	switch e.value.(type) {
+	switch e.Value.(type) {
 	case *ast.IntegerNode, *ast.FloatNode:
-		s, _ := scalarText(e.value)
+		s, _ := yamlnode.ScalarText(e.Value)
 		v, err := strconv.ParseFloat(strings.ReplaceAll(s, "_", ""), 64)
 		if err == nil && !math.IsNaN(v) {
 			return v, nil
 		}
 	}
-	return 0, p.errAt(e.value, "%s: want a number", what)
-}
-
-func line(n ast.Node) int {
-	if n == nil {
-		return 0
-	}
-	if tk := n.GetToken(); tk != nil && tk.Position != nil {
-		return tk.Position.Line
-	}
-	return 0
-}
-
-func scalarText(n ast.Node) (string, bool) {
-	switch v := n.(type) {
-	case *ast.StringNode:
-		return v.Value, true
-	case *ast.IntegerNode, *ast.FloatNode, *ast.BoolNode:
-		if tk := n.GetToken(); tk != nil {
-			return tk.Value, true
-		}
-	}
-	return "", false
+	return 0, p.errAt(e.Value, "%s: want a number", what)
 }
 
 // sortedColumns returns the names of c's column overrides in order.
