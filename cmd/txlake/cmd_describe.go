@@ -112,7 +112,7 @@ func runDescribe(ctx context.Context, o *describeOptions) error {
 		}
 		d.Columns = append(d.Columns, c)
 	}
-	eng, err := query.Open(ctx, st, o.cache.resolver(st, o.g.logger))
+	eng, err := query.Open(ctx, st, o.cache.resolver(st, o.g.logger), o.table)
 	if err != nil {
 		return err
 	}

@@ -63,7 +63,11 @@ func ResolverFor(st storage.Store, c *cache.Cache, log func(cache.Stats)) Resolv
 
 // Open creates an in-memory DuckDB database with views over the lake.
 // The caller closes Engine.DB.
-func Open(ctx context.Context, st storage.Store, resolve Resolver) (*Engine, error) {
+//
+// With tables given, only those tables get views (and only their files are
+// resolved, which for a remote lake means fetched); otherwise every table
+// of the lake does.
+func Open(ctx context.Context, st storage.Store, resolve Resolver, tables ...string) (*Engine, error) {
 	connector, err := duckdb.NewConnector("", nil)
 	if err != nil {
 		return nil, fmt.Errorf("start DuckDB: %w", err)
@@ -75,10 +79,13 @@ func Open(ctx context.Context, st storage.Store, resolve Resolver) (*Engine, err
 		return nil, fmt.Errorf("DuckDB: %w", err)
 	}
 	e := &Engine{DB: db}
-	tables, err := lake.ListTables(ctx, st)
-	if err != nil {
-		db.Close()
-		return nil, err
+	if len(tables) == 0 {
+		all, err := lake.ListTables(ctx, st)
+		if err != nil {
+			db.Close()
+			return nil, err
+		}
+		tables = all
 	}
 	for _, t := range tables {
 		info, err := createView(ctx, db, st, resolve, t)
