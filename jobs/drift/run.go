@@ -10,7 +10,6 @@ import (
 	"math"
 	"regexp"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 
@@ -19,7 +18,6 @@ import (
 	"github.com/txlake/txlake/jobs/drift/stats"
 	"github.com/txlake/txlake/jobs/query"
 	"github.com/txlake/txlake/storage"
-	"github.com/txlake/txlake/storage/cache"
 	"github.com/txlake/txlake/storage/lake"
 )
 
@@ -167,11 +165,11 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	refM, err := manifests(ctx, o.Store, o.Table, dates, o.Reference)
+	refM, err := query.Manifests(ctx, o.Store, o.Table, dates, o.Reference.From, o.Reference.To)
 	if err != nil {
 		return nil, err
 	}
-	curM, err := manifests(ctx, o.Store, o.Table, dates, o.Current)
+	curM, err := query.Manifests(ctx, o.Store, o.Table, dates, o.Current.From, o.Current.To)
 	if err != nil {
 		return nil, err
 	}
@@ -265,7 +263,7 @@ func runTrend(ctx context.Context, db *sql.DB, o Options, dates []string, cols [
 	if err != nil {
 		return nil, err
 	}
-	ms, err := manifests(ctx, o.Store, o.Table, dates, rg)
+	ms, err := query.Manifests(ctx, o.Store, o.Table, dates, rg.From, rg.To)
 	if err != nil {
 		return nil, err
 	}
@@ -504,24 +502,6 @@ func verdict(r *Report) {
 	r.DriftDetected = len(r.Reasons) > 0
 }
 
-// manifests reads the committed manifests of the dates of dates inside rg.
-func manifests(ctx context.Context, st storage.Store, table string, dates []string, rg Range) ([]*lake.Manifest, error) {
-	var out []*lake.Manifest
-	for _, dt := range dates {
-		if !rg.Contains(dt) {
-			continue
-		}
-		m, err := lake.ReadManifest(ctx, st, table, dt)
-		if err != nil {
-			return nil, err
-		}
-		if m != nil {
-			out = append(out, m)
-		}
-	}
-	return out, nil
-}
-
 func window(rg Range, ms []*lake.Manifest) Window {
 	w := Window{From: rg.From, To: rg.To, MissingDays: []string{}}
 	have := map[string]bool{}
@@ -606,28 +586,11 @@ func openDB(ctx context.Context) (*sql.DB, error) {
 // createView creates view name over exactly the files ms list and returns
 // its columns (without the dt partition column) and their DuckDB types.
 func createView(ctx context.Context, db *sql.DB, resolve query.Resolver, name string, ms []*lake.Manifest) (map[string]string, error) {
-	var refs []cache.Ref
-	for _, m := range ms {
-		for _, f := range m.Files {
-			refs = append(refs, cache.Ref{Key: m.Key(f), Size: f.Bytes, SHA256: f.SHA256})
-		}
-	}
 	if resolve == nil {
 		return nil, errors.New("drift: no resolver for the lake's files")
 	}
-	paths, err := resolve(ctx, refs)
-	if err != nil {
+	if err := query.CreateFileView(ctx, db, resolve, name, ms); err != nil {
 		return nil, err
-	}
-	sort.Strings(paths)
-	lits := make([]string, len(paths))
-	for i, p := range paths {
-		lits[i] = query.Literal(p)
-	}
-	q := fmt.Sprintf("CREATE VIEW %s AS SELECT * FROM read_parquet([%s], hive_partitioning = true, union_by_name = true)",
-		query.Ident(name), strings.Join(lits, ", "))
-	if _, err := db.ExecContext(ctx, q); err != nil {
-		return nil, fmt.Errorf("create view %s: %w", name, err)
 	}
 	rows, err := db.QueryContext(ctx, "DESCRIBE "+query.Ident(name))
 	if err != nil {

@@ -98,13 +98,19 @@ func Open(ctx context.Context, st storage.Store, resolve Resolver, tables ...str
 	return e, nil
 }
 
-// Files returns the keys of the files the manifests of table list, for
-// dates in [from, to] ("" means unbounded).
+// Files returns the committed manifests of table for dates in [from, to]
+// ("" means unbounded).
 func Files(ctx context.Context, st storage.Store, table, from, to string) ([]*lake.Manifest, error) {
 	dates, err := lake.ListPartitions(ctx, st, table)
 	if err != nil {
 		return nil, err
 	}
+	return Manifests(ctx, st, table, dates, from, to)
+}
+
+// Manifests reads the manifests of the given partition dates that fall in
+// [from, to] ("" means unbounded), skipping dates without one.
+func Manifests(ctx context.Context, st storage.Store, table string, dates []string, from, to string) ([]*lake.Manifest, error) {
 	var out []*lake.Manifest
 	for _, dt := range dates {
 		if (from != "" && dt < from) || (to != "" && dt > to) {
@@ -121,39 +127,55 @@ func Files(ctx context.Context, st storage.Store, table, from, to string) ([]*la
 	return out, nil
 }
 
+// CreateFileView creates view name over exactly the files ms list (with the
+// dt partition column), resolving them to local paths first. ms must list
+// at least one file.
+func CreateFileView(ctx context.Context, db *sql.DB, resolve Resolver, name string, ms []*lake.Manifest) error {
+	var refs []cache.Ref
+	for _, m := range ms {
+		for _, f := range m.Files {
+			refs = append(refs, cache.Ref{Key: m.Key(f), Size: f.Bytes, SHA256: f.SHA256})
+		}
+	}
+	paths, err := resolve(ctx, refs)
+	if err != nil {
+		return err
+	}
+	q := fmt.Sprintf("CREATE VIEW %s AS SELECT * FROM read_parquet(%s, hive_partitioning = true, union_by_name = true)",
+		Ident(name), stringList(paths))
+	if _, err := db.ExecContext(ctx, q); err != nil {
+		return fmt.Errorf("create view %s: %w", name, err)
+	}
+	return nil
+}
+
 func createView(ctx context.Context, db *sql.DB, st storage.Store, resolve Resolver, table string) (Table, error) {
 	info := Table{Name: table}
 	manifests, err := Files(ctx, st, table, "", "")
 	if err != nil {
 		return info, err
 	}
-	var refs []cache.Ref
 	for _, m := range manifests {
 		info.Partitions++
 		for _, f := range m.Files {
-			refs = append(refs, cache.Ref{Key: m.Key(f), Size: f.Bytes, SHA256: f.SHA256})
 			info.Files++
 			info.Rows += f.Rows
 			info.Bytes += f.Bytes
 		}
 	}
-	paths, err := resolve(ctx, refs)
-	if err != nil {
-		return info, err
-	}
-	var sqlText string
-	if len(paths) > 0 {
-		sqlText = fmt.Sprintf("CREATE VIEW %s AS SELECT * FROM read_parquet(%s, hive_partitioning = true, union_by_name = true)",
-			Ident(table), stringList(paths))
+	if info.Files > 0 {
+		if err := CreateFileView(ctx, db, resolve, table, manifests); err != nil {
+			return info, err
+		}
 	} else {
 		cols, err := emptyColumns(ctx, st, table)
 		if err != nil {
 			return info, err
 		}
-		sqlText = fmt.Sprintf("CREATE VIEW %s AS SELECT %s WHERE false", Ident(table), cols)
-	}
-	if _, err := db.ExecContext(ctx, sqlText); err != nil {
-		return info, fmt.Errorf("create view %s: %w", table, err)
+		q := fmt.Sprintf("CREATE VIEW %s AS SELECT %s WHERE false", Ident(table), cols)
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			return info, fmt.Errorf("create view %s: %w", table, err)
+		}
 	}
 	// Quarantine files are replaced atomically per contribution; all present
 	// ones are current.
