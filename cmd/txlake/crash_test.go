@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -318,15 +317,15 @@ func crashCheckLake(t *testing.T, lakeDir string, before map[string][]byte) map[
 		if bytes.Equal(old, now[dt]) {
 			continue // the old committed state
 		}
-		om := crashParseManifest(t, dt, old)
-		nm := crashParseManifest(t, dt, now[dt])
+		om := svcParseManifest(t, crashTable, dt, old)
+		nm := svcParseManifest(t, crashTable, dt, now[dt])
 		if nm.Generation != om.Generation+1 || nm.RunID == om.RunID {
 			t.Errorf("dt=%s: generation %d by run %s follows generation %d by run %s", dt, nm.Generation, nm.RunID, om.Generation, om.RunID)
 		}
 		newRuns[nm.RunID] = true
 	}
 	for dt, b := range now {
-		m := crashParseManifest(t, dt, b)
+		m := svcParseManifest(t, crashTable, dt, b)
 		if _, ok := before[dt]; !ok {
 			if m.Generation != 1 {
 				t.Errorf("dt=%s: a new partition starts at generation %d", dt, m.Generation)
@@ -339,20 +338,6 @@ func crashCheckLake(t *testing.T, lakeDir string, before map[string][]byte) map[
 		t.Errorf("one run changed the lake, but manifests name runs %v", newRuns)
 	}
 	return now
-}
-
-func crashParseManifest(t *testing.T, dt string, b []byte) *lake.Manifest {
-	t.Helper()
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	var m lake.Manifest
-	if err := dec.Decode(&m); err != nil {
-		t.Fatalf("dt=%s: manifest does not parse: %v\n%s", dt, err, b)
-	}
-	if err := m.Validate(crashTable, dt); err != nil {
-		t.Fatalf("dt=%s: %v", dt, err)
-	}
-	return &m
 }
 
 // crashVerifyFiles recomputes the size and SHA-256 of every file m lists.
@@ -408,7 +393,7 @@ func crashCheckNoGarbage(t *testing.T, lakeDir string, manifests map[string][]by
 	}
 	listed := map[string]bool{}
 	for dt, b := range manifests {
-		m := crashParseManifest(t, dt, b)
+		m := svcParseManifest(t, crashTable, dt, b)
 		for _, f := range m.Files {
 			listed[filepath.Join(lakeDir, filepath.FromSlash(m.Key(f)))] = true
 		}
