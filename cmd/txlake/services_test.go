@@ -6,13 +6,13 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/txlake/txlake/storage/s3/s3test"
 	"io"
 	"os"
 	"path/filepath"
@@ -21,9 +21,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/config"
-	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 	gohdfs "github.com/colinmarc/hdfs/v2"
 
 	"github.com/txlake/txlake/storage"
@@ -70,37 +67,7 @@ func svcUnique(kind string) string {
 // objects when the test ends.
 func svcS3Bucket(t *testing.T, endpoint string) string {
 	t.Helper()
-	cfg, err := config.LoadDefaultConfig(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	client := awss3.NewFromConfig(cfg, func(o *awss3.Options) {
-		o.BaseEndpoint = aws.String(endpoint)
-		o.UsePathStyle = true
-	})
-	bucket := svcUnique("cli")
-	if _, err := client.CreateBucket(t.Context(), &awss3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
-		t.Fatalf("CreateBucket %s: %v", bucket, err)
-	}
-	t.Cleanup(func() {
-		ctx := context.WithoutCancel(t.Context())
-		pages := awss3.NewListObjectsV2Paginator(client, &awss3.ListObjectsV2Input{Bucket: aws.String(bucket)})
-		for pages.HasMorePages() {
-			page, err := pages.NextPage(ctx)
-			if err != nil {
-				t.Logf("cleanup: list %s: %v", bucket, err)
-				return
-			}
-			for _, obj := range page.Contents {
-				if _, err := client.DeleteObject(ctx, &awss3.DeleteObjectInput{Bucket: aws.String(bucket), Key: obj.Key}); err != nil {
-					t.Logf("cleanup: delete %s/%s: %v", bucket, aws.ToString(obj.Key), err)
-				}
-			}
-		}
-		if _, err := client.DeleteBucket(ctx, &awss3.DeleteBucketInput{Bucket: aws.String(bucket)}); err != nil {
-			t.Logf("cleanup: delete bucket %s: %v", bucket, err)
-		}
-	})
+	bucket, _ := s3test.Bucket(t, endpoint, "cli")
 	return bucket
 }
 

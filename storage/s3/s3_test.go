@@ -4,21 +4,19 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"net"
 	"os"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/config"
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/txlake/txlake/storage"
 	"github.com/txlake/txlake/storage/s3"
+	"github.com/txlake/txlake/storage/s3/s3test"
 	"github.com/txlake/txlake/storage/storetest"
 )
 
@@ -203,8 +201,6 @@ func testEndpoint(t *testing.T) string {
 	return endpoint
 }
 
-var bucketSeq atomic.Int64
-
 // newStore creates a fresh bucket on the test service and returns a store on
 // it; the bucket and its objects are removed when the test ends.
 func newStore(t *testing.T, opts s3.Options) *s3.Store {
@@ -217,19 +213,7 @@ func newStore(t *testing.T, opts s3.Options) *s3.Store {
 func newStoreClient(t *testing.T, opts s3.Options) (*s3.Store, *awss3.Client, string) {
 	t.Helper()
 	endpoint := testEndpoint(t)
-	cfg, err := config.LoadDefaultConfig(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	client := awss3.NewFromConfig(cfg, func(o *awss3.Options) {
-		o.BaseEndpoint = aws.String(endpoint)
-		o.UsePathStyle = true
-	})
-	bucket := fmt.Sprintf("txlake-test-%d-%d-%d", os.Getpid(), time.Now().UnixNano()%1e9, bucketSeq.Add(1))
-	if _, err := client.CreateBucket(t.Context(), &awss3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
-		t.Fatalf("CreateBucket %s: %v", bucket, err)
-	}
-	t.Cleanup(func() { removeBucket(t, client, bucket) })
+	bucket, client := s3test.Bucket(t, endpoint, "test")
 
 	opts.Bucket, opts.Endpoint = bucket, endpoint
 	s, err := s3.New(t.Context(), opts)
@@ -237,24 +221,4 @@ func newStoreClient(t *testing.T, opts s3.Options) (*s3.Store, *awss3.Client, st
 		t.Fatal(err)
 	}
 	return s, client, bucket
-}
-
-func removeBucket(t *testing.T, client *awss3.Client, bucket string) {
-	ctx := context.WithoutCancel(t.Context()) // t.Context is done during Cleanup
-	pages := awss3.NewListObjectsV2Paginator(client, &awss3.ListObjectsV2Input{Bucket: aws.String(bucket)})
-	for pages.HasMorePages() {
-		page, err := pages.NextPage(ctx)
-		if err != nil {
-			t.Logf("cleanup: list %s: %v", bucket, err)
-			return
-		}
-		for _, obj := range page.Contents {
-			if _, err := client.DeleteObject(ctx, &awss3.DeleteObjectInput{Bucket: aws.String(bucket), Key: obj.Key}); err != nil {
-				t.Logf("cleanup: delete %s/%s: %v", bucket, aws.ToString(obj.Key), err)
-			}
-		}
-	}
-	if _, err := client.DeleteBucket(ctx, &awss3.DeleteBucketInput{Bucket: aws.String(bucket)}); err != nil {
-		t.Logf("cleanup: delete bucket %s: %v", bucket, err)
-	}
 }
