@@ -13,8 +13,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/duckdb/duckdb-go/v2"
-
 	"github.com/txlake/txlake/jobs/drift/stats"
 	"github.com/txlake/txlake/jobs/query"
 	"github.com/txlake/txlake/storage"
@@ -569,19 +567,7 @@ func volume(ref, cur Range, refM, curM []*lake.Manifest) Volume {
 	return v
 }
 
-func openDB(ctx context.Context) (*sql.DB, error) {
-	connector, err := duckdb.NewConnector("", nil)
-	if err != nil {
-		return nil, fmt.Errorf("start DuckDB: %w", err)
-	}
-	db := sql.OpenDB(connector)
-	db.SetMaxOpenConns(1) // views and temporary tables live on the one connection
-	if _, err := db.ExecContext(ctx, "SET TimeZone = 'UTC'"); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("DuckDB: %w", err)
-	}
-	return db, nil
-}
+func openDB(ctx context.Context) (*sql.DB, error) { return query.NewDB(ctx) }
 
 // createView creates view name over exactly the files ms list and returns
 // its columns (without the dt partition column) and their DuckDB types.

@@ -68,15 +68,9 @@ func ResolverFor(st storage.Store, c *cache.Cache, log func(cache.Stats)) Resolv
 // resolved, which for a remote lake means fetched); otherwise every table
 // of the lake does.
 func Open(ctx context.Context, st storage.Store, resolve Resolver, tables ...string) (*Engine, error) {
-	connector, err := duckdb.NewConnector("", nil)
+	db, err := NewDB(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("start DuckDB: %w", err)
-	}
-	db := sql.OpenDB(connector)
-	db.SetMaxOpenConns(1) // views live in the one in-memory database
-	if _, err := db.ExecContext(ctx, "SET TimeZone = 'UTC'"); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("DuckDB: %w", err)
+		return nil, err
 	}
 	e := &Engine{DB: db}
 	if len(tables) == 0 {
@@ -96,6 +90,23 @@ func Open(ctx context.Context, st storage.Store, resolve Resolver, tables ...str
 		e.Tables = append(e.Tables, info)
 	}
 	return e, nil
+}
+
+// NewDB starts an in-memory DuckDB database on one connection (views and
+// temporary tables live on it) with the session time zone UTC. The caller
+// closes it.
+func NewDB(ctx context.Context) (*sql.DB, error) {
+	connector, err := duckdb.NewConnector("", nil)
+	if err != nil {
+		return nil, fmt.Errorf("start DuckDB: %w", err)
+	}
+	db := sql.OpenDB(connector)
+	db.SetMaxOpenConns(1)
+	if _, err := db.ExecContext(ctx, "SET TimeZone = 'UTC'"); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("DuckDB: %w", err)
+	}
+	return db, nil
 }
 
 // Files returns the committed manifests of table for dates in [from, to]
@@ -261,6 +272,9 @@ func Ident(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"
 
 // Literal quotes a DuckDB string literal.
 func Literal(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
+// StringList renders items, sorted, as a DuckDB list of string literals.
+func StringList(items []string) string { return stringList(items) }
 
 func stringList(items []string) string {
 	sort.Strings(items)
