@@ -55,15 +55,19 @@ demo: build ## generate 14 days of logs with drift, ingest them into LAKE (defau
 	@case "$(LAKE)" in ""|/|.|..) echo "refusing to use LAKE='$(LAKE)'" >&2; exit 2;; esac
 	rm -rf demo-data "$(LAKE)"
 	@# BRL is already in the generator's mix, so the new currency is CHF.
-	$(BIN) gen --out $(DEMO_LOGS) --days 14 --rows-per-day 20000 --seed 7 --compress gzip \
+	$(BIN) gen --out $(DEMO_LOGS) --days 14 --rows-per-day 20000 --seed 7 --compress gzip --fraud-rate 0.002 \
 		--drift from=2026-01-12,amount_scale=2.5,country=BR:0.3,new_currency=CHF,null_rate=email:0.2
-	$(BIN) ingest --schema schemas/transactions.yaml --source '$(DEMO_LOGS)/*' --lake "$(LAKE)"
+	$(BIN) ingest --schema schemas/transactions.yaml --source '$(DEMO_LOGS)/transactions-*' --lake "$(LAKE)"
 	@echo; echo "== partitions"
 	$(BIN) query --lake "$(LAKE)" "SELECT dt, count(*) AS rows, sum(amount) AS amount FROM transactions GROUP BY dt ORDER BY dt"
 	@echo; echo "== top merchant categories"
 	$(BIN) query --lake "$(LAKE)" "SELECT merchant_category, count(*) AS rows, sum(amount) AS amount, round(avg(amount), 2) AS avg_amount FROM transactions GROUP BY merchant_category ORDER BY rows DESC LIMIT 10"
 	@echo; echo "== quarantine reasons"
 	$(BIN) query --lake "$(LAKE)" "SELECT rule, field, count(*) AS rows, any_value(reason) AS example FROM transactions_quarantine GROUP BY rule, field ORDER BY rows DESC"
+	@echo; echo "== rows tagged by the row rules (schemas/transactions.rules.yaml), per day"
+	$(BIN) query --lake "$(LAKE)" "SELECT dt, count(*) FILTER (list_contains(tags, 'velocity')) AS velocity, count(*) FILTER (list_contains(tags, 'novelty')) AS novelty, count(*) FILTER (list_contains(tags, 'outlier')) AS outlier, count(*) FILTER (list_contains(tags, 'large_usd')) AS large_usd, count(*) AS rows FROM transactions GROUP BY dt HAVING count(*) > 100 ORDER BY dt"
+	@echo; echo "== the first velocity burst, with the customer's rows an hour either side (the truth is in $(DEMO_LOGS)/labels-*.jsonl)"
+	$(BIN) query --lake "$(LAKE)" "WITH f AS (SELECT customer_id, created_at FROM transactions WHERE list_contains(tags, 'velocity') ORDER BY created_at LIMIT 1) SELECT t.created_at, t.customer_id, t.amount, t.currency, t.country, t.tags FROM transactions t, f WHERE t.customer_id = f.customer_id AND t.created_at BETWEEN f.created_at - INTERVAL 1 HOUR AND f.created_at + INTERVAL 1 HOUR ORDER BY t.created_at"
 	@echo; echo "== drift: the first week against the last day (gen --drift shifted amount, country, currency and email from 2026-01-12)"
 	$(BIN) drift --lake "$(LAKE)" --table transactions --reference 2026-01-01..2026-01-07 --current 2026-01-14 --fail-on-drift || test $$? -eq 3
 

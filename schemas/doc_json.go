@@ -1,5 +1,12 @@
 package schemas
 
+import (
+	"fmt"
+	"strings"
+
+	"github.com/txlake/txlake/tagging"
+)
+
 // Doc is the stable JSON form of a schema, written to <lake>/<table>/_schema.json
 // and to the "txlake.schema" Parquet key-value metadata. Fields are in schema
 // order; empty optional parts are omitted. Defaults are filled in (from,
@@ -10,6 +17,25 @@ type Doc struct {
 	Key         []string   `json:"key,omitempty"`
 	Fingerprint string     `json:"fingerprint"`
 	Fields      []FieldDoc `json:"fields"`
+	// Rules are the row rules; their hits are in the "tags" column.
+	Rules []RuleDoc `json:"rules,omitempty"`
+}
+
+// RuleDoc is one row rule of a Doc. Durations are written as a schema file
+// accepts them ("1h", "30d").
+type RuleDoc struct {
+	Name       string   `json:"name"`
+	Kind       string   `json:"kind"`
+	Key        []string `json:"key,omitempty"`
+	Field      string   `json:"field,omitempty"`
+	Count      int      `json:"count,omitempty"`
+	Window     string   `json:"window,omitempty"`
+	Lookback   string   `json:"lookback,omitempty"`
+	NoHistory  string   `json:"no_history,omitempty"`
+	Method     string   `json:"method,omitempty"`
+	Threshold  float64  `json:"threshold,omitempty"`
+	MinHistory int      `json:"min_history,omitempty"`
+	Expr       string   `json:"expr,omitempty"`
 }
 
 // FieldDoc is one field of a Doc. Min and Max are the bounds as canonical
@@ -44,7 +70,47 @@ func (s *Schema) Doc() Doc {
 		}
 		d.Fields[i] = fd
 	}
+	d.Rules = s.ruleDocs()
 	return d
+}
+
+// Summary describes the rule in one line, e.g. "at least 10 rows per
+// [customer_id] within 1h".
+func (r RuleDoc) Summary() string {
+	key := "[" + strings.Join(r.Key, ", ") + "]"
+	switch tagging.RuleKind(r.Kind) {
+	case tagging.Velocity:
+		return fmt.Sprintf("at least %d rows per %s within %s", r.Count, key, r.Window)
+	case tagging.Novelty:
+		s := fmt.Sprintf("%s not seen for %s in the previous %s", r.Field, key, r.Lookback)
+		if r.NoHistory == tagging.NoHistoryTag {
+			s += " (a key without history is tagged)"
+		}
+		return s
+	case tagging.Outlier:
+		return fmt.Sprintf("%s score of %s above %g against %s's previous %s (at least %d rows)",
+			r.Method, r.Field, r.Threshold, key, r.Lookback, r.MinHistory)
+	case tagging.Condition:
+		return r.Expr
+	}
+	return r.Kind
+}
+
+func (s *Schema) ruleDocs() []RuleDoc {
+	var out []RuleDoc
+	for i := range s.Rules {
+		r := &s.Rules[i]
+		rd := RuleDoc{Name: r.Name, Kind: string(r.Kind), Key: clone(r.Key), Field: r.Field, Count: r.Count,
+			NoHistory: r.NoHistory, Method: r.Method, Threshold: r.Threshold, MinHistory: r.MinHistory, Expr: r.Expr}
+		if r.Window > 0 {
+			rd.Window = tagging.FormatDuration(r.Window)
+		}
+		if r.Lookback > 0 {
+			rd.Lookback = tagging.FormatDuration(r.Lookback)
+		}
+		out = append(out, rd)
+	}
+	return out
 }
 
 func clone(s []string) []string {

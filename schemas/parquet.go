@@ -71,7 +71,50 @@ func (s *Schema) ParquetSchema() *parquet.Schema {
 		g[f.Name] = n
 		order = append(order, f.Name)
 	}
+	if s.HasRules() {
+		g[TagsColumn] = parquet.List(parquet.String())
+		order = append(order, TagsColumn)
+	}
 	return parquet.NewSchema(s.Table, newOrderedGroup(g, order))
+}
+
+// TagsColumnIndex is the Parquet column index of the tags column (the last
+// one), or -1 when the schema has no rules.
+func (s *Schema) TagsColumnIndex() int {
+	if !s.HasRules() {
+		return -1
+	}
+	return len(s.StoredFields())
+}
+
+// AppendTags appends the tags column of one row to row: the names of the
+// rules whose bit is set in hits (bit i is s.Rules[i]), in rule order. An
+// empty set is an empty list. The schema must have rules.
+func (s *Schema) AppendTags(row parquet.Row, hits uint64) parquet.Row {
+	col := s.TagsColumnIndex()
+	if hits == 0 {
+		return append(row, parquet.NullValue().Level(0, 0, col))
+	}
+	rep := 0
+	for i := range s.Rules {
+		if hits&(1<<i) == 0 {
+			continue
+		}
+		name := s.Rules[i].Name
+		row = append(row, parquet.ByteArrayValue(unsafe.Slice(unsafe.StringData(name), len(name))).Level(rep, 1, col))
+		rep = 1
+	}
+	return row
+}
+
+// RuleIndex returns the index in s.Rules of the rule named name, or -1.
+func (s *Schema) RuleIndex(name string) int {
+	for i := range s.Rules {
+		if s.Rules[i].Name == name {
+			return i
+		}
+	}
+	return -1
 }
 
 // StoredFields returns the indexes into s.Fields of the fields that become

@@ -137,7 +137,7 @@ var (
 	decimalRE   = regexp.MustCompile(`^decimal\(\s*([0-9]+)\s*,\s*([0-9]+)\s*\)$`)
 )
 
-var topKeys = []string{"table", "event_time", "key", "fields"}
+var topKeys = []string{"table", "event_time", "key", "fields", "rules", "rules_file"}
 
 var fieldKeys = []string{"name", "type", "from", "required", "normalize", "enum", "min", "max",
 	"pattern", "formats", "tags", "pii", "dictionary"}
@@ -310,6 +310,9 @@ func (p *schemaParser) schema(body ast.Node) (*Schema, *SchemaError) {
 			}
 			s.KeyIndex = append(s.KeyIndex, i)
 		}
+	}
+	if err := p.rules(s, top); err != nil {
+		return nil, err
 	}
 	s.Fingerprint = s.fingerprint()
 	return s, nil
@@ -696,6 +699,9 @@ type fingerprintDoc struct {
 	EventTime string             `json:"event_time"`
 	Key       []string           `json:"key"`
 	Fields    []fingerprintField `json:"fields"`
+	// Rules is omitted when empty, so schemas without rules keep the
+	// fingerprints they had before rules existed.
+	Rules []RuleDoc `json:"rules,omitempty"`
 }
 
 type fingerprintField struct {
@@ -732,6 +738,7 @@ func (s *Schema) fingerprint() string {
 			Dictionary: f.Dictionary,
 		})
 	}
+	d.Rules = s.ruleDocs()
 	b, err := json.Marshal(d)
 	if err != nil {
 		panic("schemas: fingerprint: " + err.Error()) // only strings, bools and slices: cannot fail

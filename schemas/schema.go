@@ -3,6 +3,8 @@ package schemas
 import (
 	"regexp"
 	"strconv"
+
+	"github.com/txlake/txlake/tagging"
 )
 
 // Kind is the logical type of a field.
@@ -79,6 +81,12 @@ type Schema struct {
 	EventTime string   // name of a timestamp (or date) field
 	Key       []string // names of key fields, may be empty
 	Fields    []Field
+	// Rules are the row rules, in declaration order: each hit adds the
+	// rule's name to the row's TagsColumn.
+	Rules []tagging.Rule
+	// RulesFile is the path of the rules file the schema references ("" for
+	// inline rules or none).
+	RulesFile string
 	// KeepUnknown, when true, is reserved; unknown fields are counted and
 	// reported but never stored.
 

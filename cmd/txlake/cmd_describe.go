@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -68,6 +69,15 @@ type describedColumn struct {
 	NullRate *float64 `json:"null_rate"`
 }
 
+// describedRule is one row rule of `describe --json`.
+type describedRule struct {
+	Name       string   `json:"name"`
+	Kind       string   `json:"kind"`
+	Definition string   `json:"definition"`
+	Rows       *int64   `json:"rows_tagged"`
+	Rate       *float64 `json:"tag_rate"`
+}
+
 type described struct {
 	Table       string            `json:"table"`
 	Fingerprint string            `json:"schema_fingerprint"`
@@ -77,6 +87,7 @@ type described struct {
 	Partitions  int               `json:"partitions"`
 	Versions    int               `json:"schema_versions"`
 	Columns     []describedColumn `json:"columns"`
+	Rules       []describedRule   `json:"rules"`
 }
 
 func runDescribe(ctx context.Context, o *describeOptions) error {
@@ -111,6 +122,14 @@ func runDescribe(ctx context.Context, o *describeOptions) error {
 			stored = append(stored, f.Name)
 		}
 		d.Columns = append(d.Columns, c)
+	}
+	d.Rules = []describedRule{}
+	for _, r := range doc.Rules {
+		d.Rules = append(d.Rules, describedRule{Name: r.Name, Kind: r.Kind, Definition: r.Summary()})
+	}
+	if len(doc.Rules) > 0 {
+		d.Columns = append(d.Columns, describedColumn{Name: schemas.TagsColumn, Type: "list<string>", Required: true,
+			Tags: []string{}, PII: "keep", Stored: true})
 	}
 	eng, err := query.Open(ctx, st, o.cache.resolver(st, o.g.logger), o.table)
 	if err != nil {
@@ -147,10 +166,46 @@ func runDescribe(ctx context.Context, o *describeOptions) error {
 			}
 		}
 	}
+	if err := countRuleTags(ctx, eng.DB, o.table, &d); err != nil {
+		return err
+	}
 	if o.json {
 		return printJSON(o.g.streams.Out, d)
 	}
 	return printDescribe(o.g.streams.Out, d)
+}
+
+// countRuleTags counts the rows each rule tagged. Files written before the
+// table had rules have no tags column; their rows count as untagged.
+func countRuleTags(ctx context.Context, db *sql.DB, table string, d *described) error {
+	if len(d.Rules) == 0 || d.Rows == 0 {
+		return nil
+	}
+	var has bool
+	if err := db.QueryRowContext(ctx, "SELECT count(*) > 0 FROM information_schema.columns WHERE table_name = ? AND column_name = ?",
+		table, schemas.TagsColumn).Scan(&has); err != nil {
+		return fmt.Errorf("columns of %s: %w", table, err)
+	}
+	sel := make([]string, len(d.Rules))
+	for i, r := range d.Rules {
+		sel[i] = "0"
+		if has {
+			sel[i] = fmt.Sprintf("count(*) FILTER (list_contains(%s, %s))", query.Ident(schemas.TagsColumn), query.Literal(r.Name))
+		}
+	}
+	counts := make([]int64, len(d.Rules))
+	ptrs := make([]any, len(counts))
+	for i := range counts {
+		ptrs[i] = &counts[i]
+	}
+	if err := db.QueryRowContext(ctx, fmt.Sprintf("SELECT %s FROM %s", strings.Join(sel, ", "), query.Ident(table))).Scan(ptrs...); err != nil {
+		return fmt.Errorf("rule tags of %s: %w", table, err)
+	}
+	for i := range d.Rules {
+		rate := float64(counts[i]) / float64(d.Rows)
+		d.Rules[i].Rows, d.Rules[i].Rate = &counts[i], &rate
+	}
+	return nil
 }
 
 func printDescribe(w io.Writer, d described) error {
@@ -173,6 +228,19 @@ func printDescribe(w io.Writer, d described) error {
 		fmt.Fprintf(tw, "%s\t%s\t%v\t%s\t%s\t%s\n", c.Name, c.Type, c.Required, tags, c.PII, rate)
 	}
 	tw.Flush()
+	if len(d.Rules) > 0 {
+		fmt.Fprintf(&b, "\nrow rules (hits in the %s column; query with list_contains(%s, 'NAME')):\n", schemas.TagsColumn, schemas.TagsColumn)
+		tw = tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "rule\tkind\trows tagged\tdefinition")
+		for _, r := range d.Rules {
+			n := "-"
+			if r.Rows != nil {
+				n = fmt.Sprintf("%s (%.2f%%)", humanize.Comma(*r.Rows), 100**r.Rate)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.Name, r.Kind, n, r.Definition)
+		}
+		tw.Flush()
+	}
 	_, err := io.WriteString(w, b.String())
 	return err
 }

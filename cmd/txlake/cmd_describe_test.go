@@ -36,8 +36,20 @@ func TestCLIDescribe(t *testing.T) {
 		t.Fatalf("transaction_id column = %+v", id)
 	}
 
+	if tags := cols["tags"]; tags.Type != "list<string>" {
+		t.Fatalf("tags column = %+v", tags)
+	}
+	if len(d.Rules) != len(res.RuleHits) {
+		t.Fatalf("describe lists %d rules, the run counted %d", len(d.Rules), len(res.RuleHits))
+	}
+	for i, r := range d.Rules {
+		if h := res.RuleHits[i]; r.Name != h.Rule || r.Rows == nil || *r.Rows != h.Rows || r.Definition == "" {
+			t.Errorf("describe rule %+v, the run counted %+v", r, h)
+		}
+	}
+
 	text := cliMust(t, "describe", "--table", "transactions", "--lake", lakeDir).stdout
-	for _, want := range []string{"money:amount", "pii:email", "mask", "decimal(18,2)"} {
+	for _, want := range []string{"money:amount", "pii:email", "mask", "decimal(18,2)", "row rules", "at least 10 rows per [customer_id] within 1h"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("describe output lacks %q:\n%s", want, text)
 		}

@@ -60,7 +60,7 @@ null_rate=field:rate (email, country, channel, card_number, merchant_category).
 --fraud-rate R (0..0.5, default 0 = off) makes about R of the rows part of an
 injected fraud pattern, split roughly evenly between bursts (one customer buys
 10-15 times within 40 minutes), new-country purchases (a country the customer
-has not used in the previous 30 days) and outlier amounts (15-40 times the
+has not used in the previous 30 days) and outlier amounts (40-100 times the
 customer's typical amount). Fraud rows are valid and never carry a fault. The
 ground truth goes to DIR/labels-YYYY-MM-DD.jsonl (plain JSON lines), one line
 per labelled row:

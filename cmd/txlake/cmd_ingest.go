@@ -184,6 +184,16 @@ func printIngestSummary(w io.Writer, r *ingest.Result) error {
 	if r.EmptyLines > 0 {
 		fmt.Fprintf(&b, "empty lines %s (skipped, not rows)\n", humanize.Comma(r.EmptyLines))
 	}
+	if len(r.RuleHits) > 0 {
+		hits := make([]string, len(r.RuleHits))
+		for i, h := range r.RuleHits {
+			hits[i] = h.Rule + " " + humanize.Comma(h.Rows)
+			if h.Skipped {
+				hits[i] = h.Rule + " not evaluated (dry run)"
+			}
+		}
+		fmt.Fprintf(&b, "rows tagged %s\n", strings.Join(hits, ", "))
+	}
 	if r.Contribution.Replaced {
 		fmt.Fprintf(&b, "contribution %s replaced its earlier ingest\n", r.Contribution.ID)
 	}

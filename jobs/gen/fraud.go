@@ -25,7 +25,7 @@ import (
 //   - a new-country purchase (LabelNovelty): the customer buys from a country
 //     other than their home country, in that country's currency, and has not
 //     used that country in the previous 30 days of generated data;
-//   - an outlier amount (LabelOutlier): 15–40 times the customer's typical
+//   - an outlier amount (LabelOutlier): 40–100 times the customer's typical
 //     amount (the 75th percentile of their amount distribution), at most
 //     1,000,000.
 //
@@ -66,8 +66,8 @@ const (
 	// countries, so the same country comes back after 33 days at the soonest.
 	noveltyPeriod = 3
 
-	outlierMinMult = 15.0
-	outlierMaxMult = 40.0
+	outlierMinMult = 40.0
+	outlierMaxMult = 100.0
 	maxCents       = 100_000_000
 )
 

@@ -149,6 +149,7 @@ type batch struct {
 	vals        []schemas.Value // len(days)*nf
 	days        []int64         // partition day of each good row
 	keys        []xxh3.Uint128  // key hash of each good row (schemas with a key)
+	hits        []uint64        // condition-rule bits of each good row (schemas with condition rules)
 	q           []qrow
 	read, empty int64
 	bytes       int64
@@ -168,7 +169,8 @@ type decoder struct {
 	scratch []byte
 	keyBuf  []byte
 	numBuf  []byte
-	redact  *redactor // nil unless --quarantine-redact
+	redact  *redactor   // nil unless --quarantine-redact
+	conds   *conditions // nil unless the schema has condition rules
 }
 
 // window restricts the partitions an ingest may write (--date, --from/--to).
@@ -178,7 +180,8 @@ type window struct {
 }
 
 func newDecoder(s *schemas.Schema, c *schemas.Coercer, maxLine int, w *window) *decoder {
-	d := &decoder{s: s, c: c, maxLine: maxLine, window: w, known: map[string]bool{}, raws: make([]schemas.Raw, len(s.Fields))}
+	d := &decoder{s: s, c: c, maxLine: maxLine, window: w, known: map[string]bool{}, raws: make([]schemas.Raw, len(s.Fields)),
+		conds: newConditions(s)}
 	for _, f := range s.Fields {
 		for _, p := range f.FromPaths {
 			d.known[p[0]] = true
@@ -197,6 +200,9 @@ func (d *decoder) decode(c *chunk, format Format) *batch {
 		b.days = make([]int64, 0, lines)
 		if len(d.s.KeyIndex) > 0 {
 			b.keys = make([]xxh3.Uint128, 0, lines)
+		}
+		if d.conds != nil {
+			b.hits = make([]uint64, 0, lines)
 		}
 	}
 	if c.long != nil {
@@ -363,6 +369,9 @@ func (d *decoder) coerceRow(b *batch) (rule, field, reason string) {
 	b.days = append(b.days, day)
 	if len(d.s.KeyIndex) > 0 {
 		b.keys = append(b.keys, d.keyHash(row))
+	}
+	if d.conds != nil {
+		b.hits = append(b.hits, d.conds.eval(row))
 	}
 	return "", "", ""
 }

@@ -10,13 +10,16 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/bits"
 	"runtime"
 	"sort"
 	"sync/atomic"
 	"time"
 
+	"github.com/parquet-go/parquet-go"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/txlake/txlake/jobs/query"
 	"github.com/txlake/txlake/schemas"
 	"github.com/txlake/txlake/storage"
 	"github.com/txlake/txlake/storage/lake"
@@ -60,6 +63,10 @@ type Options struct {
 	// all partitions; above it the fullest row groups are flushed.
 	BufferedRowsBudget int64
 	Now                func() time.Time
+	// Resolver makes the lake's committed files readable by DuckDB for
+	// history rules. Default: in place for a local lake, through the
+	// default read cache otherwise.
+	Resolver query.Resolver
 }
 
 // commitTimeout bounds the commit phase, which ignores interruption.
@@ -143,7 +150,13 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 
 	t1 := time.Now()
 	p := &pipeline{o: o, s: s, srcs: srcs, res: res, win: win, coercers: coercers, contrib: res.Contribution.ID,
-		parts: map[int64]*partState{}, reasons: map[[2]string]*ReasonCount{}}
+		parts: map[int64]*partState{}, reasons: map[[2]string]*ReasonCount{}, ruleHits: make([]int64, len(s.Rules))}
+	if s.HistoryRules() && !o.DryRun {
+		if p.spool, err = newSpool(); err != nil {
+			return nil, err
+		}
+		defer p.spool.remove()
+	}
 	if o.Progress != nil {
 		o.Progress.Start(total)
 	}
@@ -180,6 +193,16 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 				o.writeRun(ctx, res)
 			}
 			return res, terr
+		}
+	}
+	if p.spool != nil {
+		t := time.Now()
+		err := p.applyHistoryRules(ctx)
+		res.Timings.Rules = time.Since(t).Milliseconds()
+		res.RuleHits = p.ruleHitsResult()
+		if err != nil {
+			p.abortAll(err)
+			return o.fail(ctx, res, err)
 		}
 	}
 	if o.DryRun {
@@ -386,6 +409,8 @@ type pipeline struct {
 	buffered int64
 	wg       errgroup.Group
 	ctx      context.Context
+	spool    *spool  // where the writers write when the schema has history rules
+	ruleHits []int64 // rows tagged, per rule of the schema
 }
 
 func (p *pipeline) run(ctx context.Context) error {
@@ -643,6 +668,11 @@ func (p *pipeline) apply(ctx context.Context, b *batch) error {
 			}
 		}
 		ps.written++
+		if b.hits != nil {
+			for h := b.hits[r]; h != 0; h &= h - 1 {
+				p.ruleHits[bits.TrailingZeros64(h)]++
+			}
+		}
 		if ps.w != nil {
 			if ps.msg.b == nil {
 				ps.msg.b = b
@@ -723,8 +753,13 @@ func (p *pipeline) partition(ctx context.Context, day int64) (*partState, error)
 		ps.gen = m.Generation
 	}
 	if !p.o.DryRun {
-		ps.w = &partWriter{ctx: p.ctx, st: p.o.Store, s: p.s, pschema: p.s.ParquetSchema(), table: p.s.Table, dt: dt,
-			runID: p.res.RunID, contrib: p.contrib, opts: writerOptions(p.s, p.o.RowGroupRows), maxRows: p.o.MaxRowsPerFile,
+		opts := writerOptions(p.s, p.o.RowGroupRows)
+		if p.spool != nil {
+			// Spooled files are read back once, locally: favour speed.
+			opts = append(opts, parquet.Compression(&parquet.Snappy))
+		}
+		ps.w = &partWriter{ctx: p.ctx, st: p.storeOf(), s: p.s, pschema: p.s.ParquetSchema(), table: p.s.Table, dt: dt,
+			runID: p.res.RunID, contrib: p.contrib, opts: opts, maxRows: p.o.MaxRowsPerFile,
 			ch: make(chan partMsg, 2), done: make(chan error, 1)}
 		go ps.w.run()
 	}
@@ -758,7 +793,7 @@ func (p *pipeline) closeWriters() error {
 // Files already stored stay as garbage until the partition's next commit.
 func (p *pipeline) abortAll(err error) {
 	for _, ps := range p.parts {
-		if ps.w == nil {
+		if ps.w == nil || ps.w.done == nil { // no writer, or one of the history phase (synchronous)
 			continue
 		}
 		select {
@@ -806,6 +841,7 @@ func (p *pipeline) finishCounts() {
 		res.RowsDuplicate += ps.dup
 	}
 	res.Reconciled = res.RowsRead == res.RowsWritten+res.RowsQuarantined+res.RowsDuplicate
+	res.RuleHits = p.ruleHitsResult()
 	for _, rc := range p.reasons {
 		res.QuarantineReasons = append(res.QuarantineReasons, *rc)
 	}

@@ -50,12 +50,13 @@ func TestInteropPyarrowAndDuckDB(t *testing.T) {
 		RowsPerDay: 2000,
 		Seed:       42,
 		FaultRate:  0.01,
+		FraudRate:  0.03, // so that the tags column has values
 	})
 	if err != nil {
 		t.Fatalf("gen: %v", err)
 	}
-	if len(sum.Files) != 2 || sum.Rows != 4000 {
-		t.Fatalf("gen wrote %d files, %d rows; want 2 files, 4000 rows", len(sum.Files), sum.Rows)
+	if sum.Rows != 4000 {
+		t.Fatalf("gen wrote %d rows; want 4000", sum.Rows)
 	}
 
 	lakeDir := filepath.Join(tmp, "lake")
@@ -91,6 +92,17 @@ func TestInteropPyarrowAndDuckDB(t *testing.T) {
 			cols = append(cols, s.Fields[i].Name)
 		}
 	}
+	if !s.HasRules() {
+		t.Fatal("schemas/transactions.yaml declares no rules; this test checks the tags column")
+	}
+	cols = append(cols, schemas.TagsColumn)
+	var tagEntries int64
+	for _, h := range res.RuleHits {
+		tagEntries += h.Rows
+	}
+	if tagEntries == 0 {
+		t.Fatalf("no rule hits on data generated with --fraud-rate: %+v", res.RuleHits)
+	}
 	files := manifestFiles(t, filepath.Join(lakeDir, s.Table))
 
 	t.Run("pyarrow", func(t *testing.T) {
@@ -107,6 +119,7 @@ func TestInteropPyarrowAndDuckDB(t *testing.T) {
 			Rows         int64    `json:"rows"`
 			ManifestRows int64    `json:"manifest_rows"`
 			Fingerprints []string `json:"schema_fingerprints"`
+			TagEntries   int64    `json:"tag_entries"`
 			OK           bool     `json:"ok"`
 			Errors       []string `json:"errors"`
 		}
@@ -119,6 +132,9 @@ func TestInteropPyarrowAndDuckDB(t *testing.T) {
 		t.Logf("pyarrow %s: %d files in %v, %d rows", summary.Pyarrow, summary.Files, summary.Partitions, summary.Rows)
 		if summary.Rows != res.RowsWritten || summary.ManifestRows != res.RowsWritten {
 			t.Errorf("pyarrow read %d rows (manifests say %d); ingest wrote %d", summary.Rows, summary.ManifestRows, res.RowsWritten)
+		}
+		if summary.TagEntries != tagEntries {
+			t.Errorf("pyarrow read %d tags in the tags column; the run counted %d rule hits", summary.TagEntries, tagEntries)
 		}
 		if summary.Files != len(files) {
 			t.Errorf("pyarrow read %d files; manifests list %d", summary.Files, len(files))
@@ -146,6 +162,15 @@ func TestInteropPyarrowAndDuckDB(t *testing.T) {
 		}
 		if n != res.RowsWritten || distinct != res.RowsWritten {
 			t.Errorf("duckdb: count(*) = %d, count(DISTINCT transaction_id) = %d; ingest wrote %d", n, distinct, res.RowsWritten)
+		}
+
+		var tagsType string
+		var dbTags int64
+		if err := db.QueryRowContext(ctx, "SELECT any_value(typeof(tags)), sum(len(tags)) FROM "+src).Scan(&tagsType, &dbTags); err != nil {
+			t.Fatalf("duckdb tags: %v", err)
+		}
+		if tagsType != "VARCHAR[]" || dbTags != tagEntries {
+			t.Errorf("duckdb: tags is %s with %d entries; want VARCHAR[] with the %d rule hits of the run", tagsType, dbTags, tagEntries)
 		}
 
 		var amountType, createdType string

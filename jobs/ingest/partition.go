@@ -179,9 +179,17 @@ func (p *partWriter) loop() (err error) {
 				p.open()
 			}
 			rowBuf, rows = rowBuf[:0], rows[:0]
+			tags := p.s.HasRules()
 			for _, r := range msg.rows {
 				start := len(rowBuf)
 				rowBuf = p.s.AppendRow(rowBuf, msg.b.vals[int(r)*nf:(int(r)+1)*nf])
+				if tags {
+					var hits uint64
+					if msg.b.hits != nil {
+						hits = msg.b.hits[r]
+					}
+					rowBuf = p.s.AppendTags(rowBuf, hits)
+				}
 				rows = append(rows, parquet.Row(rowBuf[start:len(rowBuf):len(rowBuf)]))
 			}
 			if _, err := p.w.WriteRows(rows); err != nil {

@@ -43,6 +43,9 @@ type Result struct {
 	QuarantineFile    string                 `json:"quarantine_file,omitempty"`
 	UnknownFields     map[string]int64       `json:"unknown_fields"`
 	Partitions        []lake.PartitionResult `json:"partitions"`
+	// RuleHits counts, per row rule of the schema (in declaration order),
+	// the written rows it tagged. Absent when the schema has no rules.
+	RuleHits []RuleHit `json:"rule_hits,omitempty"`
 
 	StartedAt  time.Time `json:"started_at"`
 	FinishedAt time.Time `json:"finished_at"`
@@ -81,9 +84,22 @@ type ReasonCount struct {
 	FirstAt string `json:"first_at"`
 }
 
+// RuleHit is the number of written rows one row rule tagged.
+type RuleHit struct {
+	Rule string `json:"rule"`
+	Kind string `json:"kind"`
+	Rows int64  `json:"rows"`
+	// Skipped is true for history rules in a dry run, which writes no
+	// files for DuckDB to look at: Rows is then 0.
+	Skipped bool `json:"skipped,omitempty"`
+}
+
 // Timings splits the run's wall time.
 type Timings struct {
 	Checksum int64 `json:"checksum"`
 	Process  int64 `json:"process"` // read, decode, dedup, write
-	Commit   int64 `json:"commit"`
+	// Rules is the history-rule phase: the DuckDB lookups and the final
+	// write of the tagged files (0 without history rules).
+	Rules  int64 `json:"rules"`
+	Commit int64 `json:"commit"`
 }

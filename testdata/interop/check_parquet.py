@@ -45,6 +45,7 @@ def main() -> int:
     files = 0
     partitions = []
     fingerprints = set()
+    tag_entries = 0
     want_types = {
         "created_at": pa.timestamp("us", tz="UTC"),
         "amount": pa.decimal128(18, 2),
@@ -109,6 +110,12 @@ def main() -> int:
             t = pf.read()
             if t.num_rows != md.num_rows:
                 errors.append(f"{where}: read {t.num_rows} rows, metadata says {md.num_rows}")
+            if "tags" in schema.names:
+                tt = schema.field("tags").type
+                if not (pa.types.is_list(tt) and pa.types.is_string(tt.value_type)):
+                    errors.append(f"{where}: tags is {tt}, want list<string>")
+                else:
+                    tag_entries += sum(len(v) for v in t.column("tags").to_pylist() if v)
 
     if parquet_rows != manifest_rows:
         errors.append(f"parquet rows {parquet_rows} != manifest rows {manifest_rows}")
@@ -120,6 +127,7 @@ def main() -> int:
         "rows": parquet_rows,
         "manifest_rows": manifest_rows,
         "schema_fingerprints": sorted(fingerprints),
+        "tag_entries": tag_entries,
         "ok": not errors,
         "errors": errors[:50],
     }

@@ -1,0 +1,134 @@
+package tagging
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// HistoryInput names the DuckDB relations a history rule reads.
+//
+// Cur holds the run's new rows with two extra columns, FileColumn and
+// RowColumn, that identify each row (its file and 0-based row number). Hist,
+// when not empty, holds the committed rows of the lake; only its rows with
+// an event time in [From, To] are read.
+type HistoryInput struct {
+	Cur, Hist string
+	EventTime string // the event-time column
+	From, To  time.Time
+}
+
+// Columns of Cur that identify a new row, and the columns of HitsSQL's
+// result.
+const (
+	FileColumn = "_tx_file"
+	RowColumn  = "_tx_row"
+)
+
+// HitsSQL returns one DuckDB query that lists the new rows the history rule
+// r tags, as (FileColumn, RowColumn) pairs. Every row of Cur and of the
+// history is looked at together, so rows of the run count for each other
+// exactly as committed rows do, whatever order they came in:
+//
+//   - velocity: count(*) over the key's rows with event time in
+//     [t - Window, t] (rows at the same instant t included) ≥ Count;
+//   - novelty: no earlier row (event time in [t - Lookback, t)) of the key
+//     has the same non-null Field value, and the key has at least one
+//     earlier row in that span unless NoHistory is "tag";
+//   - outlier: at least MinHistory earlier non-null values of Field for the
+//     key in [t - Lookback, t), and the row's score is above Threshold;
+//     a zero spread scores a value that differs from the centre as
+//     infinitely far (so it is tagged) and one equal to it as 0.
+//
+// Rows with a null key field, and for novelty and outlier a null Field, are
+// never tagged and do not count as history.
+//
+// Velocity and outlier queries join each new row with the rows of its key
+// in its span and aggregate per new row, so their cost grows with the new
+// rows times the rows a key has in one span, not with the whole history.
+// Novelty uses as-of joins, which cost a sort of the rows involved.
+func (r *Rule) HitsSQL(in HistoryInput) (string, error) {
+	if !r.History() {
+		return "", fmt.Errorf("rule %q: a %s rule has no history query", r.Name, r.Kind)
+	}
+	keys := make([]string, len(r.Key))
+	on := make([]string, len(r.Key))
+	for i, k := range r.Key {
+		keys[i] = ident(k)
+		on[i] = "c." + keys[i] + " = h." + keys[i]
+	}
+	ts := ident(in.EventTime)
+	cols := strings.Join(keys, ", ") + ", " + ts + " AS _ts"
+	notNull := make([]string, 0, len(keys)+1)
+	for _, k := range keys {
+		notNull = append(notNull, k+" IS NOT NULL")
+	}
+	if r.Kind != Velocity {
+		v := ident(r.Field)
+		if r.Kind == Outlier {
+			cols += ", CAST(" + v + " AS DOUBLE) AS _v"
+		} else {
+			cols += ", " + v + " AS _v"
+		}
+		notNull = append(notNull, v+" IS NOT NULL")
+	}
+	where := strings.Join(notNull, " AND ")
+	file, row := ident(FileColumn), ident(RowColumn)
+
+	var b strings.Builder
+	b.WriteString("WITH _c AS (SELECT " + cols + ", " + file + ", " + row + " FROM " + ident(in.Cur) + " WHERE " + where + "),\n")
+	b.WriteString("_h AS (SELECT " + cols + " FROM " + ident(in.Cur) + " WHERE " + where)
+	if in.Hist != "" {
+		b.WriteString("\n  UNION ALL SELECT " + cols + " FROM " + ident(in.Hist) + " WHERE " + where + " AND " + ts +
+			" BETWEEN " + tsLiteral(in.From) + " AND " + tsLiteral(in.To))
+	}
+	b.WriteString(")\n")
+
+	span := "to_microseconds(" + strconv.FormatInt(r.Span().Microseconds(), 10) + ")"
+	if r.Kind == Novelty {
+		// Two as-of joins find, per new row, the latest earlier row with
+		// the same value and the latest earlier row of the key: the row is
+		// new when the first is missing or older than the span, and has
+		// history when the second is within it.
+		seen := make([]string, len(on))
+		hist := make([]string, len(on))
+		for i, k := range keys {
+			seen[i] = "c." + k + " = s." + k
+			hist[i] = "c." + k + " = a." + k
+		}
+		b.WriteString("SELECT c." + file + ", c." + row + " FROM _c c\n" +
+			"ASOF LEFT JOIN _h s ON " + strings.Join(seen, " AND ") + " AND c._v = s._v AND c._ts > s._ts\n" +
+			"ASOF LEFT JOIN _h a ON " + strings.Join(hist, " AND ") + " AND c._ts > a._ts\n" +
+			"WHERE (s._ts IS NULL OR s._ts < c._ts - " + span + ")")
+		if r.NoHistory != NoHistoryTag {
+			b.WriteString(" AND a._ts >= c._ts - " + span)
+		}
+		return b.String(), nil
+	}
+	upper := "h._ts < c._ts" // earlier rows only
+	group := "c." + file + ", c." + row
+	var having string
+	switch r.Kind {
+	case Velocity:
+		upper = "h._ts <= c._ts" // the row itself and rows at the same instant count
+		having = "count(*) >= " + strconv.Itoa(r.Count)
+	case Outlier:
+		group += ", c._v"
+		centre, spread, scale := "avg(h._v)", "stddev_samp(h._v)", ""
+		if r.Method == MethodMAD {
+			centre, spread, scale = "median(h._v)", "mad(h._v)", "0.6745 * "
+		}
+		having = "count(h._v) >= " + strconv.Itoa(max(r.MinHistory, 1)) + " AND CASE WHEN coalesce(" + spread + ", 0) = 0 THEN c._v <> " + centre +
+			" ELSE " + scale + "abs(c._v - " + centre + ") / " + spread + " > " + strconv.FormatFloat(r.Threshold, 'g', -1, 64) + " END"
+	}
+	b.WriteString("SELECT c." + file + ", c." + row + " FROM _c c JOIN _h h ON " + strings.Join(on, " AND ") +
+		" AND h._ts >= c._ts - " + span + " AND " + upper + "\nGROUP BY " + group + "\nHAVING " + having)
+	return b.String(), nil
+}
+
+func ident(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
+
+func tsLiteral(t time.Time) string {
+	return "TIMESTAMPTZ '" + t.UTC().Format("2006-01-02 15:04:05.999999") + "+00'"
+}
