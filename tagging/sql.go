@@ -44,10 +44,10 @@ const (
 // Rows with a null key field, and for novelty and outlier a null Field, are
 // never tagged and do not count as history.
 //
-// Velocity and outlier queries join each new row with the rows of its key
-// in its span and aggregate per new row, so their cost grows with the new
-// rows times the rows a key has in one span, not with the whole history.
-// Novelty uses as-of joins, which cost a sort of the rows involved.
+// Velocity joins each new row with its key's rows in the (short) window;
+// novelty uses two as-of joins; outlier uses window functions over the
+// key's rows of the run and the span. All three read only history rows in
+// the rule's span.
 func (r *Rule) HitsSQL(in HistoryInput) (string, error) {
 	if !r.History() {
 		return "", fmt.Errorf("rule %q: a %s rule has no history query", r.Name, r.Kind)
@@ -76,23 +76,54 @@ func (r *Rule) HitsSQL(in HistoryInput) (string, error) {
 	where := strings.Join(notNull, " AND ")
 	file, row := ident(FileColumn), ident(RowColumn)
 
+	span := "to_microseconds(" + strconv.FormatInt(r.Span().Microseconds(), 10) + ")"
+	keyList := strings.Join(keys, ", ")
+	histRows := ""
+	if in.Hist != "" {
+		histRows = "SELECT " + cols + " FROM " + ident(in.Hist) + " WHERE " + where + " AND " + ts +
+			" BETWEEN " + tsLiteral(in.From) + " AND " + tsLiteral(in.To)
+	}
+
+	if r.Kind == Outlier {
+		// Window functions over the key's rows keep memory bounded however
+		// many rows the run and the span hold; a join of each new row with
+		// its key's span would materialise every pair for the holistic
+		// median and MAD.
+		var b strings.Builder
+		b.WriteString("WITH _u AS (SELECT " + cols + ", " + file + ", " + row + " FROM " + ident(in.Cur) + " WHERE " + where)
+		if histRows != "" {
+			b.WriteString("\n  UNION ALL " + strings.Replace(histRows, " FROM ", ", NULL::VARCHAR, NULL::BIGINT FROM ", 1) +
+				" AND (" + keyList + ") IN (SELECT " + keyList + " FROM " + ident(in.Cur) + ")")
+		}
+		b.WriteString(")\n")
+		w := "(PARTITION BY " + keyList + " ORDER BY _ts RANGE BETWEEN " + span + " PRECEDING AND CURRENT ROW EXCLUDE GROUP)"
+		centre, spread, scale := "avg(_v)", "stddev_samp(_v)", ""
+		if r.Method == MethodMAD {
+			centre, spread, scale = "median(_v)", "mad(_v)", "0.6745 * "
+		}
+		b.WriteString("SELECT " + file + ", " + row + " FROM (SELECT " + file + ", " + row + ", _v, count(_v) OVER " + w + " AS _n, " +
+			centre + " OVER " + w + " AS _m, " + spread + " OVER " + w + " AS _s FROM _u)\n" +
+			"WHERE " + file + " IS NOT NULL AND _n >= " + strconv.Itoa(max(r.MinHistory, 1)) +
+			" AND CASE WHEN coalesce(_s, 0) = 0 THEN _v <> _m ELSE " + scale + "abs(_v - _m) / _s > " +
+			strconv.FormatFloat(r.Threshold, 'g', -1, 64) + " END")
+		return b.String(), nil
+	}
+
 	var b strings.Builder
 	b.WriteString("WITH _c AS (SELECT " + cols + ", " + file + ", " + row + " FROM " + ident(in.Cur) + " WHERE " + where + "),\n")
 	b.WriteString("_h AS (SELECT " + cols + " FROM " + ident(in.Cur) + " WHERE " + where)
-	if in.Hist != "" {
-		b.WriteString("\n  UNION ALL SELECT " + cols + " FROM " + ident(in.Hist) + " WHERE " + where + " AND " + ts +
-			" BETWEEN " + tsLiteral(in.From) + " AND " + tsLiteral(in.To))
+	if histRows != "" {
+		b.WriteString("\n  UNION ALL " + histRows)
 	}
 	b.WriteString(")\n")
 
-	span := "to_microseconds(" + strconv.FormatInt(r.Span().Microseconds(), 10) + ")"
 	if r.Kind == Novelty {
 		// Two as-of joins find, per new row, the latest earlier row with
 		// the same value and the latest earlier row of the key: the row is
 		// new when the first is missing or older than the span, and has
 		// history when the second is within it.
-		seen := make([]string, len(on))
-		hist := make([]string, len(on))
+		seen := make([]string, len(keys))
+		hist := make([]string, len(keys))
 		for i, k := range keys {
 			seen[i] = "c." + k + " = s." + k
 			hist[i] = "c." + k + " = a." + k
@@ -106,24 +137,12 @@ func (r *Rule) HitsSQL(in HistoryInput) (string, error) {
 		}
 		return b.String(), nil
 	}
-	upper := "h._ts < c._ts" // earlier rows only
-	group := "c." + file + ", c." + row
-	var having string
-	switch r.Kind {
-	case Velocity:
-		upper = "h._ts <= c._ts" // the row itself and rows at the same instant count
-		having = "count(*) >= " + strconv.Itoa(r.Count)
-	case Outlier:
-		group += ", c._v"
-		centre, spread, scale := "avg(h._v)", "stddev_samp(h._v)", ""
-		if r.Method == MethodMAD {
-			centre, spread, scale = "median(h._v)", "mad(h._v)", "0.6745 * "
-		}
-		having = "count(h._v) >= " + strconv.Itoa(max(r.MinHistory, 1)) + " AND CASE WHEN coalesce(" + spread + ", 0) = 0 THEN c._v <> " + centre +
-			" ELSE " + scale + "abs(c._v - " + centre + ") / " + spread + " > " + strconv.FormatFloat(r.Threshold, 'g', -1, 64) + " END"
-	}
+
+	// Velocity: each new row joined with its key's rows in [t - window, t],
+	// the row itself and rows at the same instant included.
 	b.WriteString("SELECT c." + file + ", c." + row + " FROM _c c JOIN _h h ON " + strings.Join(on, " AND ") +
-		" AND h._ts >= c._ts - " + span + " AND " + upper + "\nGROUP BY " + group + "\nHAVING " + having)
+		" AND h._ts >= c._ts - " + span + " AND h._ts <= c._ts\nGROUP BY c." + file + ", c." + row +
+		"\nHAVING count(*) >= " + strconv.Itoa(r.Count))
 	return b.String(), nil
 }
 

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"slices"
 	"sort"
 	"time"
@@ -79,7 +80,7 @@ type rowHit struct {
 
 // historyDBMemory caps DuckDB's memory in the history phase; it spills to
 // the spool directory beyond it.
-const historyDBMemory = "512MB"
+const historyDBMemory = "256MB"
 
 // applyHistoryRules runs the history phase. On return each partition's
 // writer lists the files stored in the lake.
@@ -105,6 +106,9 @@ func (p *pipeline) applyHistoryRules(ctx context.Context) error {
 	if len(files) == 0 {
 		return nil
 	}
+	// The pipeline's buffers are garbage now; give their memory back before
+	// DuckDB takes its share, so that the two never add up.
+	debug.FreeOSMemory()
 	if err := p.lookUpHistory(ctx, files, byPath, days[0], days[len(days)-1]); err != nil {
 		return err
 	}
