@@ -223,6 +223,11 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	commit := &lake.Commit{Table: s.Table, RunID: res.RunID, ContributionKey: key, Sources: idents,
 		SchemaFingerprint: s.Fingerprint, Partitions: map[string]*lake.PartitionWrite{},
 		SeenGeneration: map[string]int64{}, Now: now, AfterManifests: publishQuarantine}
+	rewrites := 0
+	commit.Rewrite = func(ctx context.Context, dt string, f lake.File, drop string) (lake.File, error) {
+		rewrites++
+		return RewriteWithout(ctx, o.Store, s.Table, dt, f, drop, lake.RewriteFileName(res.RunID, rewrites))
+	}
 	for day, ps := range p.parts {
 		dt := lake.DateString(day)
 		commit.Partitions[dt] = &lake.PartitionWrite{Files: ps.w.files, RowsWritten: ps.written, RowsDuplicate: ps.dup}
@@ -724,7 +729,7 @@ func (p *pipeline) partition(ctx context.Context, day int64) (*partState, error)
 	}
 	if !p.o.DryRun {
 		ps.w = &partWriter{ctx: p.ctx, st: p.o.Store, s: p.s, pschema: p.s.ParquetSchema(), table: p.s.Table, dt: dt,
-			runID: p.res.RunID, contrib: p.contrib, opts: writerOptions(p.s, p.o.RowGroupRows), maxRows: p.o.MaxRowsPerFile,
+			runID: p.res.RunID, contrib: p.contrib, rowGroupRows: p.o.RowGroupRows, maxRows: p.o.MaxRowsPerFile,
 			ch: make(chan partMsg, 2), done: make(chan error, 1)}
 		go ps.w.run()
 	}

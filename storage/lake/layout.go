@@ -70,6 +70,13 @@ func RunKey(job, runID string) string { return "_runs/" + job + "/" + runID + ".
 // DataFileName names the n-th data file a run writes into a partition.
 func DataFileName(runID string, n int) string { return fmt.Sprintf("part-%s-%d.parquet", runID, n) }
 
+// RewriteFileName names the n-th merged file a run rewrote without its own
+// contribution's rows (see Commit.Rewrite).
+func RewriteFileName(runID string, n int) string { return fmt.Sprintf("part-%s-r%d.parquet", runID, n) }
+
+// CompactFileName names the n-th file a compaction run writes.
+func CompactFileName(runID string, n int) string { return fmt.Sprintf("part-%s-c%d.parquet", runID, n) }
+
 // NewRunID returns a sortable, path-safe run id: UTC time plus random hex.
 func NewRunID(now time.Time, random string) string {
 	return now.UTC().Format("20060102T150405Z") + "-" + random
