@@ -141,7 +141,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 			return res, err
 		}
 		deleting := res.DeleteCutoff != "" && dt < res.DeleteCutoff
-		if !deleting && dt >= res.Cutoff {
+		if !deleting && (dt >= res.Cutoff || (!o.Compact && o.StorageClass == "")) {
 			continue
 		}
 		p := &PartitionResult{Date: dt}

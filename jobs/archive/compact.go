@@ -175,8 +175,16 @@ func (o *Options) mergeGroup(ctx context.Context, runID, dt string, files []lake
 	var cur lake.File
 	var inGroup int64 // rows in the open row group
 	var groups int64  // row groups flushed into the open file
+	// footerPerGroup is what each row group adds to the footer (column
+	// chunk metadata, statistics, page index): a guess at first, then
+	// learnt from each file closed.
+	var footerPerGroup int64
 	closeCur := func() error {
+		flushed := w.Bytes()
 		size, sum, err := w.Close()
+		if err == nil && groups > 0 {
+			footerPerGroup = (size - flushed) / groups
+		}
 		w, inGroup, groups = nil, 0, 0
 		if err != nil {
 			return fmt.Errorf("compact %s: write %s: %w", dt, cur.Name, err)
@@ -198,7 +206,7 @@ func (o *Options) mergeGroup(ctx context.Context, runID, dt string, files []lake
 		if groups == 1 && len(out) == 0 {
 			rgRows = rgRowsFor(float64(written) / float64(cur.Rows))
 		}
-		if written+written/groups > o.TargetFileSize {
+		if written+written/groups+(groups+1)*footerPerGroup > o.TargetFileSize {
 			return closeCur()
 		}
 		return nil
@@ -222,7 +230,11 @@ func (o *Options) mergeGroup(ctx context.Context, runID, dt string, files []lake
 				if w == nil {
 					*n++
 					cur = lake.File{Name: lake.CompactFileName(runID, *n), SchemaFingerprint: pc.file.SchemaFingerprint}
-					w = ingest.NewDataFileWriter(ctx, o.Store, dir+cur.Name, src.Schema(), src.KeyValueMetadata(), ingest.DefaultRowGroupRows)
+					if footerPerGroup == 0 {
+						footerPerGroup = 150 * int64(len(src.Schema().Columns()))
+					}
+					w = ingest.NewDataFileWriter(ctx, o.Store, dir+cur.Name, src.Schema(), src.KeyValueMetadata(), ingest.DefaultRowGroupRows,
+						parquet.WriteBufferSize(0)) // so the bytes written are known at every row group
 				}
 				take := min(hi-lo, rgRows-inGroup)
 				part := batch[lo : lo+take]

@@ -50,8 +50,10 @@ type DataFileWriter struct {
 }
 
 // NewDataFileWriter starts writing key with the given Parquet schema and
-// key-value metadata. The Put runs until Close or Abort, under ctx.
-func NewDataFileWriter(ctx context.Context, st storage.Store, key string, schema *parquet.Schema, kv map[string]string, rowGroupRows int64) *DataFileWriter {
+// key-value metadata. The Put runs until Close or Abort, under ctx. extra
+// options may change how the file is written out (such as
+// parquet.WriteBufferSize), never what it holds.
+func NewDataFileWriter(ctx context.Context, st storage.Store, key string, schema *parquet.Schema, kv map[string]string, rowGroupRows int64, extra ...parquet.WriterOption) *DataFileWriter {
 	pr, pw := io.Pipe()
 	d := &DataFileWriter{pw: pw, h: sha256.New(), putDone: make(chan error, 1)}
 	go func() {
@@ -59,7 +61,8 @@ func NewDataFileWriter(ctx context.Context, st storage.Store, key string, schema
 		pr.CloseWithError(err)
 		d.putDone <- err
 	}()
-	d.w = parquet.NewWriter(hashedPipe{d}, append([]parquet.WriterOption{schema}, FileWriterOptions(kv, rowGroupRows)...)...)
+	opts := append([]parquet.WriterOption{schema}, FileWriterOptions(kv, rowGroupRows)...)
+	d.w = parquet.NewWriter(hashedPipe{d}, append(opts, extra...)...)
 	return d
 }
 
@@ -82,8 +85,8 @@ func (d *DataFileWriter) WriteRows(rows []parquet.Row) error {
 // Flush ends the current row group and writes it out.
 func (d *DataFileWriter) Flush() error { return d.w.Flush() }
 
-// Bytes is the number of bytes of the file written out so far (row groups
-// flushed).
+// Bytes is the number of bytes of the file written out so far: with
+// parquet.WriteBufferSize(0), every row group flushed.
 func (d *DataFileWriter) Bytes() int64 { return d.bytes }
 
 // Rows is the number of rows written so far.
@@ -247,8 +250,9 @@ func RewriteWithout(ctx context.Context, st storage.Store, table, dt string, f l
 	defer src.Close()
 	w := NewDataFileWriter(ctx, st, dir+name, src.Schema(), src.KeyValueMetadata(), DefaultRowGroupRows)
 	var i int64
+	var keep []parquet.Row // not rows[:0]: the reader reuses each row's storage
 	err = src.EachRows(ctx, func(rows []parquet.Row) error {
-		keep := rows[:0]
+		keep = keep[:0]
 		for _, r := range rows {
 			if i < start || i >= end {
 				keep = append(keep, r)
