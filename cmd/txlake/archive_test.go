@@ -3,8 +3,10 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -384,4 +386,117 @@ func TestArchiveUsageErrors(t *testing.T) {
 	if got := bytes.Count([]byte(cliRun(t, "archive", "--help").stdout), []byte("75")); got == 0 {
 		t.Error("archive --help does not list the exit codes")
 	}
+}
+
+// TestCrashDuringCompaction SIGKILLs `txlake archive --compact` (the real
+// binary) at points spread over its run and at its commit steps (new files
+// stored, manifest swapped): the partition is always in its old or its new
+// committed state with the same rows, and a re-run plus verify --repair
+// leave a clean lake.
+func TestCrashDuringCompaction(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the crash test builds the binary")
+	}
+	bin := txlakeBinary(t)
+	template, _ := archiveSmallFiles(t, 60, 300)
+	want := crashLakeHash(t, template)
+	compact := func(lakeDir string) *exec.Cmd {
+		return exec.CommandContext(t.Context(), bin, "archive", "--lake", lakeDir, "--table", crashTable,
+			"--older-than", "30d", "--compact", "--target-file-size", "256KiB", "--log-format", "json")
+	}
+	copyLake := func(name string) string {
+		dst := filepath.Join(t.TempDir(), name)
+		if err := os.CopyFS(dst, os.DirFS(template)); err != nil {
+			t.Fatal(err)
+		}
+		return dst
+	}
+	ref := copyLake("ref")
+	began := time.Now()
+	if out, err := compact(ref).CombinedOutput(); err != nil {
+		t.Fatalf("clean compaction: %v\n%s", err, out)
+	}
+	fullRun := time.Since(began) // only drives the kill delays
+	if got := crashLakeHash(t, ref); got != want {
+		t.Fatalf("a clean compaction changed the rows: %s, want %s", got, want)
+	}
+	t.Logf("clean compaction %v", fullRun.Round(time.Millisecond))
+
+	type kill struct {
+		frac     float64 // of a clean run's wall time
+		newFiles bool    // as soon as a compacted file is stored
+		swapped  bool    // as soon as a manifest changed
+	}
+	kills := []kill{{frac: 0.2}, {frac: 0.5}, {frac: 0.8}, {newFiles: true}, {swapped: true}, {frac: 0.65}, {newFiles: true}, {swapped: true}}
+	var killed int
+	for i, k := range kills {
+		t.Run(fmt.Sprintf("%02d %+v", i, k), func(t *testing.T) {
+			lakeDir := copyLake(fmt.Sprint(i))
+			before := crashManifests(t, lakeDir)
+			cmd := compact(lakeDir)
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			exited := make(chan error, 1)
+			go func() { exited <- cmd.Wait() }()
+			deadline := time.Now().Add(time.Duration(k.frac * float64(fullRun)))
+			finished := false
+		poll:
+			for {
+				select {
+				case err := <-exited:
+					if err != nil {
+						t.Fatalf("archive failed before it was killed: %v\n%s", err, &stderr)
+					}
+					finished = true
+					break poll
+				default:
+				}
+				switch {
+				case k.frac > 0 && !time.Now().Before(deadline):
+					break poll
+				case k.newFiles:
+					if m, _ := filepath.Glob(filepath.Join(lakeDir, crashTable, "dt=*", "*-c*.parquet")); len(m) > 0 {
+						break poll
+					}
+				case k.swapped:
+					if crashChanged(before, crashManifests(t, lakeDir)) > 0 {
+						break poll
+					}
+				}
+				time.Sleep(200 * time.Microsecond)
+			}
+			if !finished {
+				if err := cmd.Process.Kill(); err != nil && !errors.Is(err, os.ErrProcessDone) {
+					t.Fatal(err)
+				}
+				if err := <-exited; err != nil {
+					killed++
+				}
+			}
+			after := crashCheckLake(t, lakeDir, before)
+			if got := crashLakeHash(t, lakeDir); got != want {
+				t.Errorf("after the kill the lake holds %s, want %s", got, want)
+			}
+			t.Logf("%d of %d partitions in their compacted state", crashChanged(before, after), len(after))
+
+			if out, err := compact(lakeDir).CombinedOutput(); err != nil {
+				t.Fatalf("re-run: %v\n%s", err, out)
+			}
+			cliMust(t, "verify", "--lake", lakeDir, "--orphan-grace", "0", "--repair")
+			done := crashManifests(t, lakeDir)
+			crashCheckNoGarbage(t, lakeDir, done)
+			if got := crashLakeHash(t, lakeDir); got != want {
+				t.Errorf("after the re-run the lake holds %s, want %s", got, want)
+			}
+			for dt, b := range done {
+				if m := svcParseManifest(t, crashTable, dt, b); dt == "2026-01-01" && len(m.Files) > 8 {
+					t.Errorf("dt=%s still has %d files after the re-run", dt, len(m.Files))
+				}
+			}
+		})
+	}
+	t.Logf("%d of %d runs were killed before they finished", killed, len(kills))
 }
