@@ -74,3 +74,15 @@ func ValidateStorageClass(class string) error {
 func ClassNeedsRestore(class string) bool {
 	return class == "GLACIER" || class == "DEEP_ARCHIVE"
 }
+
+// PrefixMover is implemented by stores that can move every object under one
+// prefix to another prefix in one atomic step (HDFS: a directory rename).
+// Archive uses it to move partitions under an archive root.
+type PrefixMover interface {
+	// MovePrefix moves the objects under from (a prefix ending in "/") to
+	// the same names under to (ending in "/"), atomically: a reader sees
+	// them all under one prefix or all under the other. It returns an
+	// error wrapping ErrExists when to already holds objects, and one
+	// wrapping ErrNotFound when from holds none.
+	MovePrefix(ctx context.Context, from, to string) error
+}

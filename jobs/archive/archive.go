@@ -13,6 +13,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/txlake/txlake/storage"
 	"github.com/txlake/txlake/storage/lake"
+	"github.com/txlake/txlake/storage/prefix"
 )
 
 // ResultVersion is the version of the JSON result.
@@ -32,6 +34,12 @@ const DefaultTargetFileSize = 128 << 20
 // exclusive commits, and releases it afterwards. fn's context is the one to
 // use for the manifest swap.
 type PartitionLock func(ctx context.Context, table, dt string, fn func(ctx context.Context) error) error
+
+// ColdClass is the --storage-class that moves partitions under lake.ArchiveRoot
+// on such stores. It names the HDFS storage policy an operator sets on the
+// archive root (hdfs storagepolicies -setStoragePolicy -path <lake>/_archive
+// -policy COLD), which HDFS applies to everything moved under it.
+const ColdClass = "COLD"
 
 // NoLock runs fn without a lease.
 func NoLock(ctx context.Context, _, _ string, fn func(ctx context.Context) error) error {
@@ -147,7 +155,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		p := &PartitionResult{Date: dt}
 		res.Partitions = append(res.Partitions, p)
 		if deleting {
-			if err := o.retain(ctx, dt, p); err != nil {
+			if err := o.retain(ctx, o.Store, dt, p); err != nil {
 				return res, err
 			}
 			if p.Retention == "deleted" {
@@ -166,7 +174,11 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 			}
 		}
 		if o.StorageClass != "" {
-			if err := o.reclass(ctx, res.RunID, dt, p); err != nil {
+			reclass := o.reclass
+			if _, ok := o.Store.(storage.StorageClassSetter); !ok {
+				reclass = o.moveCold
+			}
+			if err := reclass(ctx, res.RunID, dt, p); err != nil {
 				return res, err
 			}
 			if p.ClassFiles > 0 {
@@ -174,7 +186,66 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 			}
 		}
 	}
+	if res.DeleteCutoff != "" {
+		if _, ok := o.Store.(storage.PrefixMover); ok {
+			if err := o.retainArchived(ctx, res); err != nil {
+				return res, err
+			}
+		}
+	}
 	return res, nil
+}
+
+// retainArchived applies retention to the partitions under lake.ArchiveRoot.
+func (o *Options) retainArchived(ctx context.Context, res *Result) error {
+	archived := prefix.New(o.Store, lake.ArchiveRoot)
+	dates, err := lake.ListPartitions(ctx, archived, o.Table)
+	if err != nil {
+		return err
+	}
+	for _, dt := range dates {
+		if dt >= res.DeleteCutoff {
+			continue
+		}
+		p := &PartitionResult{Date: dt, Note: "under " + o.Store.URL(lake.ArchiveRoot)}
+		res.Partitions = append(res.Partitions, p)
+		if err := o.retain(ctx, archived, dt, p); err != nil {
+			return err
+		}
+		if p.Retention == "deleted" {
+			res.Deleted++
+		} else {
+			res.PendingDeletes++
+		}
+	}
+	return nil
+}
+
+// moveCold moves partition dt under lake.ArchiveRoot with one atomic directory
+// move, under the partition lock.
+func (o *Options) moveCold(ctx context.Context, _ string, dt string, p *PartitionResult) error {
+	m, err := lake.ReadManifest(ctx, o.Store, o.Table, dt)
+	if err != nil || m == nil {
+		return err
+	}
+	p.Generation, p.ClassFiles = m.Generation, len(m.Files)
+	dir := lake.PartitionDir(o.Table, dt)
+	p.Note = "moved to " + o.Store.URL(lake.ArchiveRoot+dir)
+	if o.DryRun {
+		p.Note = "would move to " + o.Store.URL(lake.ArchiveRoot+dir)
+		return nil
+	}
+	err = o.Lock(ctx, o.Table, dt, func(ctx context.Context) error {
+		return o.Store.(storage.PrefixMover).MovePrefix(ctx, dir, lake.ArchiveRoot+dir)
+	})
+	if errors.Is(err, storage.ErrExists) {
+		return fmt.Errorf("archive partition %s: %s already holds an archived copy; restore or delete it first: %w", dt, o.Store.URL(lake.ArchiveRoot+dir), err)
+	}
+	if err != nil {
+		return err
+	}
+	o.Logger.Info("partition moved to the archive root", "partition", dt, "to", o.Store.URL(lake.ArchiveRoot+dir))
+	return nil
 }
 
 // UsageError is a bad option: exit code 2.
@@ -194,11 +265,20 @@ func (o *Options) defaults() error {
 		o.TargetFileSize = DefaultTargetFileSize
 	}
 	if o.StorageClass != "" {
-		if err := storage.ValidateStorageClass(o.StorageClass); err != nil {
-			return &UsageError{Msg: err.Error()}
-		}
-		if _, ok := o.Store.(storage.StorageClassSetter); !ok {
-			return &UsageError{Msg: fmt.Sprintf("--storage-class: the lake %s has no storage classes (S3 only)", o.Store.URL(""))}
+		_, classes := o.Store.(storage.StorageClassSetter)
+		_, mover := o.Store.(storage.PrefixMover)
+		switch {
+		case classes:
+			if err := storage.ValidateStorageClass(o.StorageClass); err != nil {
+				return &UsageError{Msg: err.Error()}
+			}
+		case mover:
+			if o.StorageClass != ColdClass {
+				return &UsageError{Msg: fmt.Sprintf("--storage-class %q: on the lake %s the only class is %s (move partitions under %s)",
+					o.StorageClass, o.Store.URL(""), ColdClass, o.Store.URL(lake.ArchiveRoot))}
+			}
+		default:
+			return &UsageError{Msg: fmt.Sprintf("--storage-class: the lake %s has no storage classes (S3 classes, or COLD on HDFS)", o.Store.URL(""))}
 		}
 	}
 	if !o.Compact && o.StorageClass == "" && o.DeleteAfter <= 0 {
@@ -275,6 +355,9 @@ func (o *Options) reclass(ctx context.Context, runID, dt string, p *PartitionRes
 	sc := o.Store.(storage.StorageClassSetter)
 	for _, name := range todo {
 		if err := sc.SetStorageClass(ctx, lake.PartitionDir(o.Table, dt)+name, o.StorageClass); err != nil {
+			if errors.Is(err, storage.ErrNotSupported) {
+				return &UsageError{Msg: "--storage-class: " + err.Error()}
+			}
 			return err
 		}
 	}
@@ -305,20 +388,20 @@ func (o *Options) reclass(ctx context.Context, runID, dt string, p *PartitionRes
 // retain deletes partition dt (with Yes, outside a dry run) or marks it
 // would_delete. The manifest goes first, in one delete, so the partition is
 // empty for every reader from then on; its data files follow.
-func (o *Options) retain(ctx context.Context, dt string, p *PartitionResult) error {
+func (o *Options) retain(ctx context.Context, st storage.Store, dt string, p *PartitionResult) error {
 	if !o.Yes || o.DryRun {
 		p.Retention = "would_delete"
 		return nil
 	}
 	err := o.Lock(ctx, o.Table, dt, func(ctx context.Context) error {
-		return o.Store.Delete(ctx, lake.ManifestKey(o.Table, dt))
+		return st.Delete(ctx, lake.ManifestKey(o.Table, dt))
 	})
 	if err != nil {
 		return fmt.Errorf("delete partition %s: %w", dt, err)
 	}
 	dir := lake.PartitionDir(o.Table, dt)
 	var keys []string
-	err = o.Store.List(ctx, dir, func(obj storage.ObjectInfo) error {
+	err = st.List(ctx, dir, func(obj storage.ObjectInfo) error {
 		name := strings.TrimPrefix(obj.Key, dir)
 		if !strings.Contains(name, "/") && !strings.HasPrefix(name, "_") && !strings.HasPrefix(name, ".") {
 			keys = append(keys, obj.Key)
@@ -329,7 +412,7 @@ func (o *Options) retain(ctx context.Context, dt string, p *PartitionResult) err
 		return fmt.Errorf("delete partition %s: %w", dt, err)
 	}
 	for _, k := range keys {
-		if err := o.Store.Delete(ctx, k); err != nil {
+		if err := st.Delete(ctx, k); err != nil {
 			return fmt.Errorf("delete partition %s (its manifest is already gone; verify --repair removes the rest): %w", dt, err)
 		}
 	}

@@ -2,11 +2,13 @@ package archive
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 
 	"github.com/txlake/txlake/storage"
 	"github.com/txlake/txlake/storage/lake"
+	"github.com/txlake/txlake/storage/prefix"
 )
 
 // RestoreOptions configure a restore of archived partitions.
@@ -21,6 +23,9 @@ type RestoreOptions struct {
 	// ("" is Standard).
 	Tier   string
 	DryRun bool
+	// Lock wraps the move of a partition back from lake.ArchiveRoot; nil means
+	// NoLock.
+	Lock   PartitionLock
 	Logger *slog.Logger
 }
 
@@ -42,6 +47,9 @@ type RestorePartition struct {
 	Requested  int    `json:"requested"`      // restore requests sent by this run
 	InProgress int    `json:"in_progress"`
 	Restored   int    `json:"restored"`
+	// Moved is set when the partition was moved back from lake.ArchiveRoot
+	// (HDFS) and is readable now.
+	Moved bool `json:"moved_back,omitempty"`
 }
 
 // Restore asks the store to bring the archived files (GLACIER,
@@ -73,6 +81,12 @@ func Restore(ctx context.Context, o RestoreOptions) (*RestoreResult, error) {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	res := &RestoreResult{Version: ResultVersion, Lake: o.LakeURL, Table: o.Table, DryRun: o.DryRun, Partitions: []*RestorePartition{}, Ready: true}
+	if o.Lock == nil {
+		o.Lock = NoLock
+	}
+	if mv, ok := o.Store.(storage.PrefixMover); ok {
+		return res, o.moveBack(ctx, mv, res)
+	}
 	dates, err := lake.ListPartitions(ctx, o.Store, o.Table)
 	if err != nil {
 		return nil, err
@@ -123,4 +137,43 @@ func Restore(ctx context.Context, o RestoreOptions) (*RestoreResult, error) {
 		res.Partitions = append(res.Partitions, p)
 	}
 	return res, nil
+}
+
+// moveBack moves the table's partitions in range from lake.ArchiveRoot back into
+// the table, each in one atomic move under the partition lock. A partition
+// that exists in the table again (data ingested since it was archived) is
+// an error: the two would have to be merged by hand.
+func (o *RestoreOptions) moveBack(ctx context.Context, mv storage.PrefixMover, res *RestoreResult) error {
+	archived := prefix.New(o.Store, lake.ArchiveRoot)
+	dates, err := lake.ListPartitions(ctx, archived, o.Table)
+	if err != nil {
+		return err
+	}
+	for _, dt := range dates {
+		if dt < o.From || dt > o.To {
+			continue
+		}
+		m, err := lake.ReadManifest(ctx, archived, o.Table, dt)
+		if err != nil {
+			return err
+		}
+		p := &RestorePartition{Date: dt, Archived: len(m.Files)}
+		res.Partitions = append(res.Partitions, p)
+		if o.DryRun {
+			res.Ready = false
+			continue
+		}
+		dir := lake.PartitionDir(o.Table, dt)
+		err = o.Lock(ctx, o.Table, dt, func(ctx context.Context) error { return mv.MovePrefix(ctx, lake.ArchiveRoot+dir, dir) })
+		if errors.Is(err, storage.ErrExists) {
+			return fmt.Errorf("restore partition %s: the table has a partition %s again (ingested since it was archived); the archived copy stays in %s: %w",
+				dt, dt, o.Store.URL(lake.ArchiveRoot+dir), err)
+		}
+		if err != nil {
+			return err
+		}
+		p.Restored, p.Moved = p.Archived, true
+		o.Logger.Info("partition moved back from the archive root", "partition", dt)
+	}
+	return nil
 }

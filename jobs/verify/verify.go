@@ -27,6 +27,7 @@ import (
 
 	"github.com/txlake/txlake/storage"
 	"github.com/txlake/txlake/storage/lake"
+	"github.com/txlake/txlake/storage/prefix"
 )
 
 // ResultVersion is the version of the JSON result.
@@ -49,6 +50,9 @@ const (
 	KindNoManifest  = "no_manifest"  // a partition directory without a manifest
 	KindBadManifest = "bad_manifest" // the manifest cannot be read or is invalid
 	KindTotals      = "totals"       // the manifest's totals disagree with its files
+	// KindUnrecordedClass: the object cannot be read because it is in an
+	// archive class (GLACIER, DEEP_ARCHIVE) its manifest does not record.
+	KindUnrecordedClass = "unrecorded_class"
 )
 
 // Options configure one verification.
@@ -87,8 +91,11 @@ type Result struct {
 
 // Partition is the report of one partition directory.
 type Partition struct {
-	Table      string `json:"table"`
-	Date       string `json:"dt"`
+	Table string `json:"table"`
+	Date  string `json:"dt"`
+	// Location is set for a partition moved under the archive root: its
+	// URL there.
+	Location   string `json:"location,omitempty"`
 	Generation int64  `json:"generation"`
 	Files      int    `json:"files"`
 	Rows       int64  `json:"rows"`
@@ -140,17 +147,25 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		return nil, err
 	}
 	res := &Result{Version: ResultVersion, Lake: o.LakeURL, Partitions: []*Partition{}, Repaired: []string{}}
+	// Partitions moved under the archive root (HDFS) keep their layout
+	// there and are checked the same way.
+	archived := prefix.New(o.Store, lake.ArchiveRoot)
 	for _, t := range tables {
-		dirs, err := listPartitionDirs(ctx, o.Store, t, o.From, o.To)
-		if err != nil {
-			return nil, err
-		}
-		for _, d := range dirs {
-			p, err := o.checkPartition(ctx, t, d, res)
+		for _, st := range []storage.Store{o.Store, archived} {
+			dirs, err := listPartitionDirs(ctx, st, t, o.From, o.To)
 			if err != nil {
 				return nil, err
 			}
-			res.Partitions = append(res.Partitions, p)
+			for _, d := range dirs {
+				p, err := o.checkPartition(ctx, st, t, d, res)
+				if err != nil {
+					return nil, err
+				}
+				if st == archived {
+					p.Location = st.URL(lake.PartitionDir(t, d.date))
+				}
+				res.Partitions = append(res.Partitions, p)
+			}
 		}
 	}
 	for _, p := range res.Partitions {
@@ -221,12 +236,12 @@ func listPartitionDirs(ctx context.Context, st storage.Store, table, from, to st
 	return out, nil
 }
 
-func (o *Options) checkPartition(ctx context.Context, table string, d *partitionDir, res *Result) (*Partition, error) {
+func (o *Options) checkPartition(ctx context.Context, st storage.Store, table string, d *partitionDir, res *Result) (*Partition, error) {
 	p := &Partition{Table: table, Date: d.date, Problems: []Problem{}, Pending: []string{}}
 	listed := map[string]bool{}
 	_, hasManifest := d.objects[lake.ManifestName]
 	if hasManifest {
-		m, err := lake.ReadManifest(ctx, o.Store, table, d.date)
+		m, err := lake.ReadManifest(ctx, st, table, d.date)
 		switch {
 		case err != nil && (errors.Is(err, storage.ErrUnavailable) || ctx.Err() != nil):
 			return nil, err
@@ -238,7 +253,7 @@ func (o *Options) checkPartition(ctx context.Context, table string, d *partition
 		case m == nil: // removed since the listing
 			hasManifest = false
 		default:
-			if err := o.checkFiles(ctx, m, d, p, res); err != nil {
+			if err := o.checkFiles(ctx, st, m, d, p, res); err != nil {
 				return nil, err
 			}
 			for _, f := range m.Files {
@@ -262,11 +277,11 @@ func (o *Options) checkPartition(ctx context.Context, table string, d *partition
 	dir := lake.PartitionDir(table, d.date)
 	if o.Repair {
 		for _, name := range orphans {
-			if err := o.Store.Delete(ctx, dir+name); err != nil {
+			if err := st.Delete(ctx, dir+name); err != nil {
 				return nil, fmt.Errorf("repair: delete orphan: %w", err)
 			}
 			res.Repaired = append(res.Repaired, dir+name)
-			o.Logger.Info("deleted orphan", "file", o.Store.URL(dir+name))
+			o.Logger.Info("deleted orphan", "file", st.URL(dir+name))
 		}
 		orphans = nil
 	}
@@ -301,7 +316,7 @@ func isDataName(name string) bool {
 }
 
 // checkFiles checks every file m lists, Workers at a time.
-func (o *Options) checkFiles(ctx context.Context, m *lake.Manifest, d *partitionDir, p *Partition, res *Result) error {
+func (o *Options) checkFiles(ctx context.Context, st storage.Store, m *lake.Manifest, d *partitionDir, p *Partition, res *Result) error {
 	p.Generation, p.Files, p.Rows, p.Bytes = m.Generation, len(m.Files), m.Rows, m.Bytes
 	var rows, bytes int64
 	for _, f := range m.Files {
@@ -335,7 +350,7 @@ func (o *Options) checkFiles(ctx context.Context, m *lake.Manifest, d *partition
 			continue
 		}
 		g.Go(func() error {
-			prs, n, err := checkFile(gctx, o.Store, m.Key(f), f)
+			prs, n, err := checkFile(gctx, st, m.Key(f), f)
 			if err != nil {
 				return err
 			}
@@ -358,6 +373,10 @@ func checkFile(ctx context.Context, st storage.Store, key string, f lake.File) (
 	if err != nil {
 		if errors.Is(err, storage.ErrNotFound) {
 			return []Problem{{Kind: KindMissing, File: f.Name, Detail: "listed by the manifest, not in storage"}}, 0, nil
+		}
+		if errors.Is(err, storage.ErrArchived) {
+			return []Problem{{Kind: KindUnrecordedClass, File: f.Name,
+				Detail: "the object is in an archive storage class its manifest does not record; run txlake archive --storage-class again to record it"}}, 0, nil
 		}
 		return nil, 0, err
 	}

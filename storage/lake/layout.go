@@ -52,6 +52,13 @@ func PartitionDir(table, dt string) string { return table + "/dt=" + dt + "/" }
 // ManifestKey is the key of a partition's manifest.
 func ManifestKey(table, dt string) string { return PartitionDir(table, dt) + ManifestName }
 
+// ArchiveRoot is the key prefix under which `txlake archive` moves
+// partitions on stores without storage classes that can move a directory
+// atomically (HDFS): <lake>/_archive/<table>/dt=D/ keeps the partition's
+// layout. Readers do not see partitions there; `txlake restore` moves them
+// back.
+const ArchiveRoot = "_archive/"
+
 // ManifestName is the file name of partition manifests.
 const ManifestName = "_manifest.json"
 

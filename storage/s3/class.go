@@ -48,8 +48,14 @@ func (s *Store) SetStorageClass(ctx context.Context, key, class string) error {
 		}
 	}
 	if _, err := s.client.CopyObject(ctx, in); err != nil {
-		if code := apiCode(err); code == "InvalidStorageClass" || code == "NotImplemented" {
+		switch code := apiCode(err); code {
+		case "InvalidStorageClass", "NotImplemented":
 			return fmt.Errorf("set storage class %s of %s: %w (%s)", class, s.URL(key), storage.ErrNotSupported, code)
+		case "InvalidRequest":
+			// S3 answers this only to a self-copy that changes nothing,
+			// and the class differs: the service does not keep classes.
+			return fmt.Errorf("set storage class %s of %s: %w: the service does not keep storage classes (it reports %s and refuses the copy)",
+				class, s.URL(key), storage.ErrNotSupported, cur)
 		}
 		return s.wrap(ctx, "set-storage-class", s.URL(key), err)
 	}
