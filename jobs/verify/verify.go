@@ -375,8 +375,7 @@ func checkFile(ctx context.Context, st storage.Store, key string, f lake.File) (
 			return []Problem{{Kind: KindMissing, File: f.Name, Detail: "listed by the manifest, not in storage"}}, 0, nil
 		}
 		if errors.Is(err, storage.ErrArchived) {
-			return []Problem{{Kind: KindUnrecordedClass, File: f.Name,
-				Detail: "the object is in an archive storage class its manifest does not record; run txlake archive --storage-class again to record it"}}, 0, nil
+			return []Problem{{Kind: KindUnrecordedClass, File: f.Name, Detail: unrecordedDetail}}, 0, nil
 		}
 		return nil, 0, err
 	}
@@ -386,6 +385,9 @@ func checkFile(ctx context.Context, st storage.Store, key string, f lake.File) (
 	if err != nil {
 		if ctx.Err() != nil || errors.Is(err, storage.ErrUnavailable) {
 			return nil, n, fmt.Errorf("read %s: %w", st.URL(key), err)
+		}
+		if errors.Is(err, storage.ErrArchived) {
+			return []Problem{{Kind: KindUnrecordedClass, File: f.Name, Detail: unrecordedDetail}}, n, nil
 		}
 		return []Problem{{Kind: KindUnreadable, File: f.Name, Detail: err.Error()}}, n, nil
 	}
@@ -410,6 +412,8 @@ func checkFile(ctx context.Context, st storage.Store, key string, f lake.File) (
 	}
 	return out, n, nil
 }
+
+const unrecordedDetail = "the object is in an archive storage class its manifest does not record; run txlake archive --storage-class again to record it"
 
 // readerCtx stops a long read when ctx is cancelled.
 type readerCtx struct {
