@@ -15,6 +15,7 @@ import (
 
 	"github.com/txlake/txlake/jobs/archive"
 	"github.com/txlake/txlake/jobs/verify"
+	"github.com/txlake/txlake/schemas"
 	"github.com/txlake/txlake/storage/lake"
 )
 
@@ -161,6 +162,7 @@ func TestArchiveCompact200Files(t *testing.T) {
 	if !vr.OK {
 		t.Fatalf("verify after compaction: %+v", vr.Partitions)
 	}
+	archivePyarrowCheck(t, lakeDir)
 
 	// A second run finds nothing left to compact.
 	r = cliMust(t, "archive", "--lake", lakeDir, "--table", crashTable, "--older-than", "30d", "--compact", "--target-file-size", "64KiB", "--json")
@@ -502,4 +504,48 @@ func TestCrashDuringCompaction(t *testing.T) {
 		})
 	}
 	t.Logf("%d of %d runs were killed before they finished", killed, len(kills))
+}
+
+// archivePyarrowCheck reads the lake with pyarrow (testdata/interop/
+// check_parquet.py): the compacted files keep ingest's contract (column
+// types and order, zstd, the schema's key-value metadata) and hold the
+// manifests' rows. Without the Python venv it only logs, or fails under
+// TXLAKE_REQUIRE_SERVICES=1.
+func archivePyarrowCheck(t *testing.T, lakeDir string) {
+	t.Helper()
+	py := os.Getenv("TXLAKE_PYTHON")
+	if py == "" {
+		py = filepath.Join("..", "..", ".cache", "venv", "bin", "python")
+	}
+	if _, err := exec.LookPath(py); err != nil {
+		msg := fmt.Sprintf("no Python with pyarrow at %s (make deps, or set TXLAKE_PYTHON)", py)
+		if os.Getenv("TXLAKE_REQUIRE_SERVICES") == "1" {
+			t.Fatal(msg)
+		}
+		t.Log(msg + "; pyarrow check not run")
+		return
+	}
+	s, err := schemas.Load(cliSchema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cols []string
+	for i := range s.Fields {
+		if s.Fields[i].Stored() {
+			cols = append(cols, s.Fields[i].Name)
+		}
+	}
+	out, err := exec.CommandContext(t.Context(), py, filepath.Join("..", "..", "testdata", "interop", "check_parquet.py"),
+		"--lake", lakeDir, "--table", crashTable, "--columns", strings.Join(cols, ",")).Output()
+	var summary struct {
+		Pyarrow      string   `json:"pyarrow"`
+		Rows         int64    `json:"rows"`
+		ManifestRows int64    `json:"manifest_rows"`
+		OK           bool     `json:"ok"`
+		Errors       []string `json:"errors"`
+	}
+	if jerr := json.Unmarshal(out, &summary); jerr != nil || err != nil || !summary.OK || summary.Rows != summary.ManifestRows {
+		t.Fatalf("pyarrow check of the compacted lake: %v %v %+v\n%s", err, jerr, summary, out)
+	}
+	t.Logf("pyarrow %s reads %d rows from the compacted lake", summary.Pyarrow, summary.Rows)
 }
