@@ -1,12 +1,17 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
+	"io"
+	"path"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/txlake/txlake/jobs/archive"
+	"github.com/txlake/txlake/jobs/verify"
+	"github.com/txlake/txlake/storage"
 	"github.com/txlake/txlake/storage/backend"
 	"github.com/txlake/txlake/storage/lake"
 )
@@ -73,6 +78,11 @@ func TestArchiveStorageClassS3(t *testing.T) {
 	if err := json.Unmarshal([]byte(rr.stdout), &res); err != nil || !res.Ready {
 		t.Errorf("restore: %v\n%s", err, rr.stdout)
 	}
+	for dt, b := range after {
+		m := svcParseManifest(t, crashTable, dt, b)
+		archiveFlipByte(t, st, lakeURL, m.Key(m.Files[0]))
+		break
+	}
 }
 
 // TestArchiveColdHDFS: on HDFS, --storage-class COLD moves old partitions
@@ -107,6 +117,29 @@ func TestArchiveColdHDFS(t *testing.T) {
 	if len(vr.Partitions) != len(before) || vr.Partitions[0].Location == "" {
 		t.Errorf("verify of archived partitions: %+v", vr.Partitions)
 	}
+	// A byte flipped in an archived file: verify names it; restoring the
+	// original bytes makes it pass again.
+	var flipped string
+	var original []byte
+	for dt, b := range before {
+		m := svcParseManifest(t, crashTable, dt, b)
+		flipped = lake.ArchiveRoot + m.Key(m.Files[0])
+		obj, err := st.Open(t.Context(), flipped)
+		if err != nil {
+			t.Fatal(err)
+		}
+		original, err = io.ReadAll(obj)
+		obj.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		break
+	}
+	archiveFlipByte(t, st, lakeURL, flipped)
+	if err := st.Put(t.Context(), flipped, bytes.NewReader(original), int64(len(original))); err != nil {
+		t.Fatal(err)
+	}
+	archiveVerify(t, exitOK, "--lake", lakeURL)
 	if r := cliRun(t, "archive", "--lake", lakeURL, "--table", crashTable, "--older-than", "30d", "--storage-class", "GLACIER"); r.code != exitUsage || !strings.Contains(r.stderr, "COLD") {
 		t.Errorf("an S3 class on HDFS: exit %d, want 2 naming COLD\n%s", r.code, r.stderr)
 	}
@@ -128,4 +161,33 @@ func TestArchiveColdHDFS(t *testing.T) {
 	if keys := svcKeys(t, st, lake.ArchiveRoot); len(keys) != 0 {
 		t.Errorf("archived partitions past retention were not deleted: %v", keys)
 	}
+}
+
+// archiveFlipByte flips one byte in the middle of key on st (same size) and
+// checks that verify exits 1 with a sha256 problem naming the file.
+func archiveFlipByte(t *testing.T, st storage.Store, lakeURL, key string) {
+	t.Helper()
+	obj, err := st.Open(t.Context(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := io.ReadAll(obj)
+	obj.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	data[len(data)/2] ^= 0x40
+	if err := st.Put(t.Context(), key, bytes.NewReader(data), int64(len(data))); err != nil {
+		t.Fatal(err)
+	}
+	res, r := archiveVerify(t, exitFailure, "--lake", lakeURL)
+	name := path.Base(key)
+	for _, p := range res.Partitions {
+		for _, pr := range p.Problems {
+			if pr.Kind == verify.KindSHA256 && pr.File == name {
+				return
+			}
+		}
+	}
+	t.Errorf("verify does not name %s with a sha256 problem:\n%s", name, r.stdout)
 }
