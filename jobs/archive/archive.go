@@ -140,6 +140,12 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if o.DeleteAfter > 0 {
 		res.DeleteCutoff = Cutoff(now, o.DeleteAfter)
 	}
+	if err := lake.RequireTable(ctx, o.Store, o.Table); err != nil {
+		if errors.Is(err, lake.ErrNoTable) {
+			return nil, &UsageError{Msg: err.Error()}
+		}
+		return nil, err
+	}
 	dates, err := lake.ListPartitions(ctx, o.Store, o.Table)
 	if err != nil {
 		return nil, err

@@ -84,6 +84,12 @@ func Restore(ctx context.Context, o RestoreOptions) (*RestoreResult, error) {
 	if o.Lock == nil {
 		o.Lock = NoLock
 	}
+	if err := lake.RequireTable(ctx, o.Store, o.Table); err != nil {
+		if errors.Is(err, lake.ErrNoTable) {
+			return nil, &UsageError{Msg: err.Error()}
+		}
+		return nil, err
+	}
 	if mv, ok := o.Store.(storage.PrefixMover); ok {
 		return res, o.moveBack(ctx, mv, res)
 	}

@@ -230,7 +230,8 @@ func RewriteWithout(ctx context.Context, st storage.Store, table, dt string, f l
 	if !ok {
 		return f, nil
 	}
-	out := lake.File{Name: name, SchemaFingerprint: f.SchemaFingerprint, StorageClass: f.StorageClass}
+	// The copy is a new object, in the store's default class.
+	out := lake.File{Name: name, SchemaFingerprint: f.SchemaFingerprint}
 	for _, s := range f.Segments {
 		if s.Contribution != drop {
 			out.Segments = append(out.Segments, s)

@@ -144,6 +144,11 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 			return nil, err
 		}
 	} else if err := lake.ValidateTable(o.Table); err != nil {
+		return nil, &RangeError{Msg: err.Error()}
+	} else if err := lake.RequireTable(ctx, o.Store, o.Table); err != nil {
+		if errors.Is(err, lake.ErrNoTable) {
+			return nil, &RangeError{Msg: err.Error()}
+		}
 		return nil, err
 	}
 	res := &Result{Version: ResultVersion, Lake: o.LakeURL, Partitions: []*Partition{}, Repaired: []string{}}
@@ -189,7 +194,7 @@ func checkRange(from, to string) error {
 	return nil
 }
 
-// RangeError is a bad date range: a usage error.
+// RangeError is a bad date range or table: a usage error (exit 2).
 type RangeError struct{ Msg string }
 
 func (e *RangeError) Error() string     { return e.Msg }
