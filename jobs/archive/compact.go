@@ -52,7 +52,11 @@ func (o *Options) compact(ctx context.Context, runID, dt string, p *PartitionRes
 	}
 	var fps []string
 	for fp, fs := range groups {
-		if len(fs) >= 2 {
+		var bytes int64
+		for _, f := range fs {
+			bytes += f.Bytes
+		}
+		if int64(len(fs)) > (bytes+o.TargetFileSize-1)/o.TargetFileSize { // fewer files would do
 			fps = append(fps, fp)
 		}
 	}
