@@ -78,6 +78,19 @@ func (s *Schema) ParquetSchema() *parquet.Schema {
 	return parquet.NewSchema(s.Table, newOrderedGroup(g, order))
 }
 
+// ColumnNames returns the names of the columns of the table's files, in
+// order: the stored fields, then TagsColumn when the schema has rules.
+func (s *Schema) ColumnNames() []string {
+	var out []string
+	for _, i := range s.StoredFields() {
+		out = append(out, s.Fields[i].Name)
+	}
+	if s.HasRules() {
+		out = append(out, TagsColumn)
+	}
+	return out
+}
+
 // TagsColumnIndex is the Parquet column index of the tags column (the last
 // one), or -1 when the schema has no rules.
 func (s *Schema) TagsColumnIndex() int {

@@ -69,6 +69,9 @@ with DuckDB.
 		newGenCmd(g),
 		newDescribeCmd(g),
 		newDriftCmd(g),
+		newVerifyCmd(g),
+		newArchiveCmd(g),
+		newRestoreCmd(g),
 	)
 	return root, g
 }

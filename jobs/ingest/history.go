@@ -246,7 +246,7 @@ func (p *pipeline) writeTagged(ctx context.Context, files []*spoolFile) error {
 		if w == nil {
 			sw := f.ps.w
 			w = &partWriter{ctx: ctx, st: p.o.Store, s: p.s, pschema: sw.pschema, table: sw.table, dt: sw.dt,
-				runID: sw.runID, contrib: sw.contrib, opts: writerOptions(p.s, p.o.RowGroupRows), maxRows: sw.maxRows}
+				runID: sw.runID, contrib: sw.contrib, rowGroupRows: sw.rowGroupRows, maxRows: sw.maxRows}
 			final[f.ps] = w
 		}
 		if err := p.copyTagged(w, f); err != nil {
@@ -297,11 +297,10 @@ func (p *pipeline) copyTagged(w *partWriter, f *spoolFile) error {
 				rowNum++
 			}
 			if n > 0 {
-				if _, err := w.w.WriteRows(buf[:n]); err != nil {
+				if err := w.w.WriteRows(buf[:n]); err != nil {
 					rows.Close()
 					return fmt.Errorf("write partition %s: %w", w.dt, err)
 				}
-				w.rows += int64(n)
 			}
 			if errors.Is(rerr, io.EOF) {
 				break

@@ -246,6 +246,11 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	commit := &lake.Commit{Table: s.Table, RunID: res.RunID, ContributionKey: key, Sources: idents,
 		SchemaFingerprint: s.Fingerprint, Partitions: map[string]*lake.PartitionWrite{},
 		SeenGeneration: map[string]int64{}, Now: now, AfterManifests: publishQuarantine}
+	rewrites := 0
+	commit.Rewrite = func(ctx context.Context, dt string, f lake.File, drop string) (lake.File, error) {
+		rewrites++
+		return RewriteWithout(ctx, o.Store, s.Table, dt, f, drop, lake.RewriteFileName(res.RunID, rewrites))
+	}
 	for day, ps := range p.parts {
 		dt := lake.DateString(day)
 		commit.Partitions[dt] = &lake.PartitionWrite{Files: ps.w.files, RowsWritten: ps.written, RowsDuplicate: ps.dup}
@@ -753,13 +758,13 @@ func (p *pipeline) partition(ctx context.Context, day int64) (*partState, error)
 		ps.gen = m.Generation
 	}
 	if !p.o.DryRun {
-		opts := writerOptions(p.s, p.o.RowGroupRows)
+		var extra []parquet.WriterOption
 		if p.spool != nil {
 			// Spooled files are read back once, locally: favour speed.
-			opts = append(opts, parquet.Compression(&parquet.Snappy))
+			extra = append(extra, parquet.Compression(&parquet.Snappy))
 		}
 		ps.w = &partWriter{ctx: p.ctx, st: p.storeOf(), s: p.s, pschema: p.s.ParquetSchema(), table: p.s.Table, dt: dt,
-			runID: p.res.RunID, contrib: p.contrib, opts: opts, maxRows: p.o.MaxRowsPerFile,
+			runID: p.res.RunID, contrib: p.contrib, rowGroupRows: p.o.RowGroupRows, maxRows: p.o.MaxRowsPerFile, extra: extra,
 			ch: make(chan partMsg, 2), done: make(chan error, 1)}
 		go ps.w.run()
 	}

@@ -86,16 +86,10 @@ func TestInteropPyarrowAndDuckDB(t *testing.T) {
 			res.RowsWritten, res.RowsQuarantined, res.RowsDuplicate, res.RowsRead)
 	}
 
-	var cols []string
-	for i := range s.Fields {
-		if s.Fields[i].Stored() {
-			cols = append(cols, s.Fields[i].Name)
-		}
-	}
 	if !s.HasRules() {
 		t.Fatal("schemas/transactions.yaml declares no rules; this test checks the tags column")
 	}
-	cols = append(cols, schemas.TagsColumn)
+	cols := s.ColumnNames()
 	var tagEntries int64
 	for _, h := range res.RuleHits {
 		tagEntries += h.Rows

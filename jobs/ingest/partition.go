@@ -2,11 +2,8 @@ package ingest
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 
 	"github.com/parquet-go/parquet-go"
@@ -25,17 +22,21 @@ func loadKeys(ctx context.Context, st storage.Store, s *schemas.Schema, m *lake.
 		return ks, nil
 	}
 	for _, f := range m.Files {
-		if f.Contribution == exclude {
+		if f.Contribution == exclude && len(f.Segments) == 0 {
 			continue
 		}
-		if err := loadFileKeys(ctx, st, s, m.Key(f), ks); err != nil {
+		// A merged file's rows of exclude are skipped: they are replaced.
+		skipFrom, skipTo, _ := f.RowRange(exclude)
+		if err := loadFileKeys(ctx, st, s, m.Key(f), ks, skipFrom, skipTo); err != nil {
 			return nil, err
 		}
 	}
 	return ks, nil
 }
 
-func loadFileKeys(ctx context.Context, st storage.Store, s *schemas.Schema, key string, ks *keySet) error {
+// loadFileKeys adds the keys of the rows of key to ks, except rows
+// [skipFrom, skipTo).
+func loadFileKeys(ctx context.Context, st storage.Store, s *schemas.Schema, key string, ks *keySet, skipFrom, skipTo int64) error {
 	obj, err := st.Open(ctx, key)
 	if err != nil {
 		return fmt.Errorf("read keys of committed file: %w", err)
@@ -55,6 +56,7 @@ func loadFileKeys(ctx context.Context, st storage.Store, s *schemas.Schema, key 
 	}
 	row := make([]schemas.Value, len(s.Fields))
 	var buf []byte
+	var base int64 // index of the row group's first row in the file
 	for _, rg := range pf.RowGroups() {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -69,12 +71,16 @@ func loadFileKeys(ctx context.Context, st storage.Store, s *schemas.Schema, key 
 			vals[i] = v
 		}
 		for r := 0; r < n; r++ {
+			if i := base + int64(r); i >= skipFrom && i < skipTo {
+				continue
+			}
 			for i, fi := range s.KeyIndex {
 				row[fi] = schemas.ValueFromParquet(&s.Fields[fi], vals[i][r])
 			}
 			buf = appendKey(buf[:0], s, row)
 			ks.Add(xxh3.Hash128(buf))
 		}
+		base += int64(n)
 	}
 	return nil
 }
@@ -125,37 +131,26 @@ type partMsg struct {
 // partWriter streams one partition's new rows into Parquet files of this
 // run. It runs in its own goroutine; the consumer sends it messages.
 type partWriter struct {
-	ctx     context.Context
-	st      storage.Store
-	s       *schemas.Schema
-	pschema *parquet.Schema
-	table   string
-	dt      string
-	runID   string
-	contrib string
-	opts    []parquet.WriterOption
-	maxRows int64
+	ctx          context.Context
+	st           storage.Store
+	s            *schemas.Schema
+	pschema      *parquet.Schema
+	table        string
+	dt           string
+	runID        string
+	contrib      string
+	rowGroupRows int64
+	maxRows      int64
+	extra        []parquet.WriterOption // how files are written out (the spool's codec)
 
 	ch    chan partMsg
 	done  chan error
 	files []lake.File
 
 	// current file
-	n       int
-	w       *parquet.Writer
-	pw      *io.PipeWriter
-	hash    hash.Hash
-	bytes   int64
-	rows    int64
-	putDone chan error
-	name    string
-}
-
-func (p *partWriter) Write(b []byte) (int, error) {
-	n, err := p.pw.Write(b)
-	p.hash.Write(b[:n])
-	p.bytes += int64(n)
-	return n, err
+	n    int
+	w    *DataFileWriter
+	name string
 }
 
 func (p *partWriter) run() {
@@ -192,17 +187,16 @@ func (p *partWriter) loop() (err error) {
 				}
 				rows = append(rows, parquet.Row(rowBuf[start:len(rowBuf):len(rowBuf)]))
 			}
-			if _, err := p.w.WriteRows(rows); err != nil {
+			if err := p.w.WriteRows(rows); err != nil {
 				return fmt.Errorf("write partition %s: %w", p.dt, err)
 			}
-			p.rows += int64(msg.n)
 		}
 		if p.w != nil && msg.flush {
 			if err := p.w.Flush(); err != nil {
 				return fmt.Errorf("write partition %s: %w", p.dt, err)
 			}
 		}
-		if p.w != nil && p.rows >= p.maxRows {
+		if p.w != nil && p.w.Rows() >= p.maxRows {
 			if err := p.closeFile(); err != nil {
 				return err
 			}
@@ -217,30 +211,19 @@ func (p *partWriter) loop() (err error) {
 func (p *partWriter) open() {
 	p.name = lake.DataFileName(p.runID, p.n)
 	p.n++
-	pr, pw := io.Pipe()
-	p.pw, p.hash, p.bytes, p.rows = pw, sha256.New(), 0, 0
-	p.putDone = make(chan error, 1)
 	key := lake.PartitionDir(p.table, p.dt) + p.name
-	go func() {
-		err := p.st.Put(p.ctx, key, pr, -1)
-		pr.CloseWithError(err) // unblock the writer if Put gave up early
-		p.putDone <- err
-	}()
-	p.w = parquet.NewWriter(p, append([]parquet.WriterOption{p.pschema}, p.opts...)...)
+	p.w = NewDataFileWriter(p.ctx, p.st, key, p.pschema, p.s.KeyValueMetadata(), p.rowGroupRows, p.extra...)
 }
 
 func (p *partWriter) closeFile() error {
-	if err := p.w.Close(); err != nil {
-		return fmt.Errorf("write partition %s: %w", p.dt, err)
-	}
-	p.pw.Close()
-	err := <-p.putDone
-	p.pw, p.w = nil, nil
+	rows := p.w.Rows()
+	size, sum, err := p.w.Close()
+	p.w = nil
 	if err != nil {
 		return fmt.Errorf("store partition %s file %s: %w", p.dt, p.name, err)
 	}
 	p.files = append(p.files, lake.File{
-		Name: p.name, Bytes: p.bytes, Rows: p.rows, SHA256: hex.EncodeToString(p.hash.Sum(nil)),
+		Name: p.name, Bytes: size, Rows: rows, SHA256: sum,
 		Contribution: p.contrib, SchemaFingerprint: p.s.Fingerprint,
 	})
 	return nil
@@ -248,23 +231,8 @@ func (p *partWriter) closeFile() error {
 
 // abort makes any in-flight Put fail so it stores nothing.
 func (p *partWriter) abort(err error) {
-	if p.pw != nil {
-		p.pw.CloseWithError(err)
-		<-p.putDone
-		p.pw, p.w = nil, nil
+	if p.w != nil {
+		p.w.Abort(err)
+		p.w = nil
 	}
-}
-
-// writerOptions are the Parquet settings of data files.
-func writerOptions(s *schemas.Schema, rowGroupRows int64) []parquet.WriterOption {
-	opts := []parquet.WriterOption{
-		parquet.Compression(dataCodec),
-		parquet.MaxRowsPerRowGroup(rowGroupRows),
-		parquet.CreatedBy("txlake", "1", "txlake"),
-		parquet.DataPageStatistics(true),
-	}
-	for k, v := range s.KeyValueMetadata() {
-		opts = append(opts, parquet.KeyValueMetadata(k, v))
-	}
-	return opts
 }

@@ -93,6 +93,14 @@ type Commit struct {
 	// publishes the contribution's quarantine file there, so the quarantine
 	// never shows rows of a contribution whose data did not commit.
 	AfterManifests func(ctx context.Context) error
+	// Rewrite stores a copy of the merged file f (see File.Segments) of
+	// partition dt without the rows of contribution drop, under a new name
+	// in the same partition, and returns the copy's manifest entry (Rows 0:
+	// nothing is left, and nothing need be stored). Apply calls it for each
+	// merged file that holds rows of this contribution, so a re-ingest
+	// replaces exactly its own rows after a compaction. When it is nil,
+	// committing into such a partition fails.
+	Rewrite func(ctx context.Context, dt string, f File, drop string) (File, error)
 }
 
 // PartitionResult says what the commit did to one partition.
@@ -176,7 +184,19 @@ func (c *Commit) Apply(ctx context.Context, st storage.Store) ([]PartitionResult
 		if cur != nil {
 			action = "updated"
 			for _, f := range cur.Files {
-				if f.Contribution != id {
+				switch {
+				case len(f.Segments) > 0 && f.Holds(id):
+					if c.Rewrite == nil {
+						return results, fmt.Errorf("commit partition %s: compacted file %s holds rows of this contribution and no rewrite is configured", dt, f.Name)
+					}
+					nf, err := c.Rewrite(ctx, dt, f, id)
+					if err != nil {
+						return results, fmt.Errorf("commit partition %s: %w", dt, err)
+					}
+					if nf.Rows > 0 {
+						next.Files = append(next.Files, nf)
+					}
+				case f.Contribution != id || len(f.Segments) > 0:
 					next.Files = append(next.Files, f)
 				}
 			}

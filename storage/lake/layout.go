@@ -52,6 +52,13 @@ func PartitionDir(table, dt string) string { return table + "/dt=" + dt + "/" }
 // ManifestKey is the key of a partition's manifest.
 func ManifestKey(table, dt string) string { return PartitionDir(table, dt) + ManifestName }
 
+// ArchiveRoot is the key prefix under which `txlake archive` moves
+// partitions on stores without storage classes that can move a directory
+// atomically (HDFS): <lake>/_archive/<table>/dt=D/ keeps the partition's
+// layout. Readers do not see partitions there; `txlake restore` moves them
+// back.
+const ArchiveRoot = "_archive/"
+
 // ManifestName is the file name of partition manifests.
 const ManifestName = "_manifest.json"
 
@@ -69,6 +76,13 @@ func RunKey(job, runID string) string { return "_runs/" + job + "/" + runID + ".
 
 // DataFileName names the n-th data file a run writes into a partition.
 func DataFileName(runID string, n int) string { return fmt.Sprintf("part-%s-%d.parquet", runID, n) }
+
+// RewriteFileName names the n-th merged file a run rewrote without its own
+// contribution's rows (see Commit.Rewrite).
+func RewriteFileName(runID string, n int) string { return fmt.Sprintf("part-%s-r%d.parquet", runID, n) }
+
+// CompactFileName names the n-th file a compaction run writes.
+func CompactFileName(runID string, n int) string { return fmt.Sprintf("part-%s-c%d.parquet", runID, n) }
 
 // NewRunID returns a sortable, path-safe run id: UTC time plus random hex.
 func NewRunID(now time.Time, random string) string {

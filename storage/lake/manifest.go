@@ -37,12 +37,59 @@ type Manifest struct {
 
 // File is one data file listed by a manifest.
 type File struct {
-	Name              string `json:"name"` // file name inside the partition directory
-	Bytes             int64  `json:"bytes"`
-	Rows              int64  `json:"rows"`
-	SHA256            string `json:"sha256"` // lowercase hex
+	Name   string `json:"name"` // file name inside the partition directory
+	Bytes  int64  `json:"bytes"`
+	Rows   int64  `json:"rows"`
+	SHA256 string `json:"sha256"` // lowercase hex
+	// Contribution is the id of the contribution the file's rows belong
+	// to. It is "" for a file that compaction merged from several
+	// contributions; Segments then says whose rows it holds.
 	Contribution      string `json:"contribution"`
 	SchemaFingerprint string `json:"schema_fingerprint"`
+	// Segments, only on a merged file, lists its contributions' rows in
+	// file order: the first Segments[0].Rows rows belong to
+	// Segments[0].Contribution, the next ones to Segments[1], and so on.
+	// Re-ingesting one of them rewrites the file without its rows (see
+	// Commit.Rewrite).
+	Segments []Segment `json:"segments,omitempty"`
+	// StorageClass is the object's storage class when `txlake archive
+	// --storage-class` changed it (e.g. "GLACIER_IR"); "" means the store's
+	// default class. storage.ClassNeedsRestore tells whether readers can
+	// read the file in place.
+	StorageClass string `json:"storage_class,omitempty"`
+}
+
+// Segment is a run of consecutive rows of a merged file that belong to one
+// contribution.
+type Segment struct {
+	Contribution string `json:"contribution"`
+	Rows         int64  `json:"rows"`
+}
+
+// Holds reports whether f holds rows of contribution id.
+func (f File) Holds(id string) bool {
+	if len(f.Segments) == 0 {
+		return f.Contribution == id
+	}
+	for _, s := range f.Segments {
+		if s.Contribution == id {
+			return true
+		}
+	}
+	return false
+}
+
+// RowRange returns the rows [start, end) of f that belong to contribution
+// id, for a merged file; ok is false when f is not merged or holds no rows
+// of id. Compaction writes one segment per contribution and file.
+func (f File) RowRange(id string) (start, end int64, ok bool) {
+	for _, s := range f.Segments {
+		if s.Contribution == id {
+			return start, start + s.Rows, true
+		}
+		start += s.Rows
+	}
+	return 0, 0, false
 }
 
 // Contribution is what one unit of input wrote into this partition.
@@ -100,6 +147,20 @@ func (m *Manifest) Validate(table, dt string) error {
 	for _, f := range m.Files {
 		if f.Name == "" || strings.ContainsAny(f.Name, "/\\\x00") || f.Name == "." || f.Name == ".." || strings.HasPrefix(f.Name, "_") {
 			return fmt.Errorf("manifest lists an invalid file name %q", f.Name)
+		}
+		if len(f.Segments) > 0 {
+			var rows int64
+			seen := map[string]bool{}
+			for _, s := range f.Segments {
+				if s.Rows <= 0 || s.Contribution == "" || seen[s.Contribution] {
+					return fmt.Errorf("manifest file %q has an invalid segment list", f.Name)
+				}
+				seen[s.Contribution] = true
+				rows += s.Rows
+			}
+			if rows != f.Rows || f.Contribution != "" {
+				return fmt.Errorf("manifest file %q: segments hold %d rows of %d", f.Name, rows, f.Rows)
+			}
 		}
 	}
 	return nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/txlake/txlake/storage"
@@ -69,4 +70,21 @@ func RecordSchema(ctx context.Context, st storage.Store, table, fp string, doc j
 // WriteRun stores a run record under _runs/<job>/<run>.json.
 func WriteRun(ctx context.Context, st storage.Store, job, runID string, record any) error {
 	return writeJSON(ctx, st, RunKey(job, runID), record)
+}
+
+// ErrNoTable is returned for a table the lake does not have (no
+// _schema.json).
+var ErrNoTable = errors.New("no such table")
+
+// RequireTable returns an error wrapping ErrNoTable when table has no
+// _schema.json in the lake.
+func RequireTable(ctx context.Context, st storage.Store, table string) error {
+	sf, err := ReadSchemaFile(ctx, st, table)
+	if err != nil {
+		return err
+	}
+	if sf == nil {
+		return fmt.Errorf("table %q: %w in the lake %s (check --table and --lake)", table, ErrNoTable, st.URL(""))
+	}
+	return nil
 }

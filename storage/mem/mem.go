@@ -29,6 +29,10 @@ type Store struct {
 type object struct {
 	data    []byte
 	modTime time.Time
+	// class is the storage class set by SetStorageClass ("" is STANDARD);
+	// restored says a Restore made an archived object readable.
+	class    string
+	restored bool
 }
 
 var (
@@ -123,6 +127,9 @@ func (s *Store) Open(ctx context.Context, key string) (storage.Object, error) {
 	o, err := s.get(ctx, "open", key)
 	if err != nil {
 		return nil, err
+	}
+	if storage.ClassNeedsRestore(o.class) && !o.restored {
+		return nil, fmt.Errorf("open %s: %w (storage class %s)", s.URL(key), storage.ErrArchived, o.class)
 	}
 	return &memObject{Reader: bytes.NewReader(o.data), size: int64(len(o.data))}, nil
 }

@@ -460,6 +460,8 @@ func (s *Store) wrap(ctx context.Context, op, url string, err error) error {
 		return fmt.Errorf("%s %s: %w", op, url, err)
 	case isNotFound(err):
 		return fmt.Errorf("%s %s: %w", op, url, storage.ErrNotFound)
+	case apiCode(err) == "InvalidObjectState":
+		return fmt.Errorf("%s %s: %w: %w", op, url, storage.ErrArchived, err)
 	case errors.As(err, &maxAttempts), s.retryer.IsErrorRetryable(err):
 		return fmt.Errorf("%s %s: %w: %w", op, url, storage.ErrUnavailable, err)
 	}
