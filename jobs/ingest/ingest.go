@@ -60,6 +60,9 @@ type Options struct {
 	// all partitions; above it the fullest row groups are flushed.
 	BufferedRowsBudget int64
 	Now                func() time.Time
+	// Lock configures the commit's leases: TTL, clock skew allowance and
+	// how long to wait for a lease another run holds (Timeout).
+	Lock lake.LeaseOptions
 }
 
 // commitTimeout bounds the commit phase, which ignores interruption.
@@ -140,6 +143,17 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		return nil, err
 	}
 	res.Contribution.Replaced = len(prevDates) > 0
+
+	// The run's marker keeps a concurrent commit's garbage collection away
+	// from the files this run writes until its own commit lists them.
+	var marker *lake.RunMarker
+	if !o.DryRun {
+		o.Lock.Holder.RunID = res.RunID
+		if marker, err = lake.StartRunMarker(ctx, o.Store, s.Table, res.RunID, o.Lock); err != nil {
+			return nil, err
+		}
+		defer marker.Stop(context.WithoutCancel(ctx))
+	}
 
 	t1 := time.Now()
 	p := &pipeline{o: o, s: s, srcs: srcs, res: res, win: win, coercers: coercers, contrib: res.Contribution.ID,
@@ -222,7 +236,8 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 	commit := &lake.Commit{Table: s.Table, RunID: res.RunID, ContributionKey: key, Sources: idents,
 		SchemaFingerprint: s.Fingerprint, Partitions: map[string]*lake.PartitionWrite{},
-		SeenGeneration: map[string]int64{}, Now: now, AfterManifests: publishQuarantine}
+		SeenGeneration: map[string]int64{}, Now: now, AfterManifests: publishQuarantine,
+		Lock: o.Lock, Run: marker, Rebase: p.rebase}
 	for day, ps := range p.parts {
 		dt := lake.DateString(day)
 		commit.Partitions[dt] = &lake.PartitionWrite{Files: ps.w.files, RowsWritten: ps.written, RowsDuplicate: ps.dup}
@@ -362,7 +377,8 @@ func randomHex(n int) string {
 // partState is the run's view of one partition.
 type partState struct {
 	day     int64
-	gen     int64 // manifest generation when loaded
+	gen     int64         // manifest generation when loaded
+	seen    *lake.Manifest // the manifest loaded (nil: none)
 	keys    *keySet
 	w       *partWriter
 	written int64
@@ -718,7 +734,7 @@ func (p *pipeline) partition(ctx context.Context, day int64) (*partState, error)
 	if err != nil {
 		return nil, err
 	}
-	ps := &partState{day: day, keys: ks}
+	ps := &partState{day: day, keys: ks, seen: m}
 	if m != nil {
 		ps.gen = m.Generation
 	}
