@@ -377,7 +377,7 @@ func randomHex(n int) string {
 // partState is the run's view of one partition.
 type partState struct {
 	day     int64
-	gen     int64         // manifest generation when loaded
+	gen     int64          // manifest generation when loaded
 	seen    *lake.Manifest // the manifest loaded (nil: none)
 	keys    *keySet
 	w       *partWriter
