@@ -1,0 +1,143 @@
+package lake
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/txlake/txlake/storage/mem"
+)
+
+// Garbage collection keeps the unlisted files of a run whose marker is
+// live, and collects them once the run is gone.
+func TestCollectGarbageKeepsLiveRuns(t *testing.T) {
+	const table, dt = "transactions", "2026-01-01"
+	st := mem.New()
+	dir := PartitionDir(table, dt)
+	live, dead := "20260105T120000Z-aaaaaa", "20260105T110000Z-bbbbbb"
+	for _, name := range []string{DataFileName(live, 0), DataFileName(dead, 0)} {
+		putFile(t, st, dir+name, "x")
+	}
+	o := LeaseOptions{TTL: time.Minute}
+	marker, err := StartRunMarker(t.Context(), st, table, live, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := &Manifest{Table: table, Date: dt}
+	deleted, err := CollectGarbageWith(t.Context(), st, m, "", o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{dir + DataFileName(dead, 0)}; !slices.Equal(deleted, want) {
+		t.Fatalf("deleted %v, want only the dead run's file %v", deleted, want)
+	}
+	if err := marker.Stop(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if deleted, err = CollectGarbageWith(t.Context(), st, m, "", o); err != nil || len(deleted) != 1 {
+		t.Fatalf("after the run stopped: deleted %v, %v; want its file", deleted, err)
+	}
+}
+
+// A run killed without removing its marker: once the marker expired the
+// next collection removes the marker and the files.
+func TestCollectGarbageExpiredMarker(t *testing.T) {
+	const table, dt = "transactions", "2026-01-01"
+	st := mem.New()
+	run := "20260105T120000Z-cccccc"
+	putFile(t, st, PartitionDir(table, dt)+DataFileName(run, 0), "x")
+	if _, err := StartRunMarker(t.Context(), st, table, run, LeaseOptions{TTL: time.Minute}); err != nil {
+		t.Fatal(err)
+	}
+	o := LeaseOptions{TTL: time.Minute, Now: func() time.Time { return time.Now().Add(time.Hour) }}
+	deleted, err := CollectGarbageWith(t.Context(), st, &Manifest{Table: table, Date: dt}, "", o)
+	if err != nil || len(deleted) != 1 {
+		t.Fatalf("deleted %v, %v; want the dead run's file", deleted, err)
+	}
+	if k := keys(t, st, RunMarkerPrefix(table)); len(k) != 0 {
+		t.Errorf("expired marker kept: %v", k)
+	}
+}
+
+// A partition lease held by another run makes Apply wait and then fail
+// with a LeaseHeldError naming the holder; nothing is committed.
+func TestApplyWaitsForPartitionLease(t *testing.T) {
+	const table, dt = "transactions", "2026-01-01"
+	st := mem.New()
+	other, err := AcquireLease(t.Context(), st, PartitionLeasePrefix(table, dt), LeaseOptions{Holder: Holder{RunID: "r-other"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &Commit{Table: table, RunID: "r1", ContributionKey: "k1", Now: testNow,
+		Partitions: map[string]*PartitionWrite{dt: {Files: stage(t, st, table, dt, "r1", "k1", 1), RowsWritten: 1}},
+		Lock:       LeaseOptions{Timeout: 200 * time.Millisecond, Poll: 20 * time.Millisecond}}
+	_, err = c.Apply(t.Context(), st)
+	var held *LeaseHeldError
+	if !errors.As(err, &held) || held.Holder.RunID != "r-other" || !strings.Contains(err.Error(), "r-other") {
+		t.Fatalf("Apply under a held lease = %v, want a LeaseHeldError naming r-other", err)
+	}
+	if m, _ := ReadManifest(t.Context(), st, table, dt); m != nil {
+		t.Fatalf("committed despite the lease: %+v", m)
+	}
+	// The contribution's own lease was released on the way out.
+	cl, err := AcquireLease(t.Context(), st, ContributionLeasePrefix(table, ContributionID("k1")), LeaseOptions{Timeout: -1})
+	if err != nil {
+		t.Fatalf("contribution lease left held: %v", err)
+	}
+	if err := cl.Release(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if err := other.Release(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	c.Lock.Timeout = -1
+	if _, err := c.Apply(t.Context(), st); err != nil {
+		t.Fatalf("Apply after release: %v", err)
+	}
+}
+
+// A partition that moved since the run loaded it is committed on top of
+// the other contribution when Rebase allows it, and refused when not.
+func TestApplyRebase(t *testing.T) {
+	const table, dt = "transactions", "2026-01-01"
+	st := mem.New()
+	c1 := &Commit{Table: table, RunID: "r1", ContributionKey: "k1", Now: testNow,
+		Partitions: map[string]*PartitionWrite{dt: {Files: stage(t, st, table, dt, "r1", "k1", 3), RowsWritten: 3}}}
+	if _, err := c1.Apply(t.Context(), st); err != nil {
+		t.Fatal(err)
+	}
+	var called []string
+	c2 := &Commit{Table: table, RunID: "r2", ContributionKey: "k2", Now: testNow,
+		Partitions:     map[string]*PartitionWrite{dt: {Files: stage(t, st, table, dt, "r2", "k2", 4), RowsWritten: 4}},
+		SeenGeneration: map[string]int64{dt: 0},
+		Rebase: func(_ context.Context, d string, cur *Manifest) error {
+			called = append(called, d)
+			if cur == nil || cur.Generation != 1 {
+				t.Errorf("Rebase got %+v, want generation 1", cur)
+			}
+			return nil
+		}}
+	if _, err := c2.Apply(t.Context(), st); err != nil {
+		t.Fatal(err)
+	}
+	m, err := ReadManifest(t.Context(), st, table, dt)
+	if err != nil || m.Generation != 2 || m.Rows != 7 || len(m.Contributions) != 2 || !slices.Equal(called, []string{dt}) {
+		t.Fatalf("after rebase: %+v %v (Rebase called for %v); want both contributions, 7 rows", m, err, called)
+	}
+	c3 := &Commit{Table: table, RunID: "r3", ContributionKey: "k3", Now: testNow,
+		Partitions:     map[string]*PartitionWrite{dt: {Files: stage(t, st, table, dt, "r3", "k3", 1), RowsWritten: 1}},
+		SeenGeneration: map[string]int64{dt: 1},
+		Rebase: func(context.Context, string, *Manifest) error {
+			return fmt.Errorf("%w: overlap", ErrConcurrentChange)
+		}}
+	if _, err := c3.Apply(t.Context(), st); !errors.Is(err, ErrConcurrentChange) {
+		t.Fatalf("refused rebase: %v, want ErrConcurrentChange", err)
+	}
+	if m2, _ := ReadManifest(t.Context(), st, table, dt); m2.Generation != 2 {
+		t.Fatalf("refused rebase changed the manifest: %+v", m2)
+	}
+}
