@@ -132,6 +132,15 @@ func lockOptions(timeout time.Duration) (lake.LeaseOptions, error) {
 		}
 		o.TTL = ttl
 	}
+	// Tests only: pause the commit while it holds its leases, so a test can
+	// kill a process that holds them.
+	if v := os.Getenv("TXLAKE_TEST_COMMIT_HOLD"); v != "" {
+		hold, err := time.ParseDuration(v)
+		if err != nil {
+			return o, usage(fmt.Errorf("$TXLAKE_TEST_COMMIT_HOLD %q: want a duration", v))
+		}
+		o.HoldAfterAcquire = hold
+	}
 	return o, nil
 }
 

@@ -179,6 +179,11 @@ func (c *Commit) Apply(ctx context.Context, st storage.Store) (results []Partiti
 	if err := leases.Add(ctx, st, locks, c.Lock); err != nil {
 		return nil, err
 	}
+	if c.Lock.HoldAfterAcquire > 0 {
+		if err := sleepCtx(ctx, c.Lock.HoldAfterAcquire); err != nil {
+			return nil, err
+		}
+	}
 	if c.Run != nil && !c.Run.Valid() {
 		return nil, fmt.Errorf("commit: this run's liveness marker was not renewed in time, so its files may have been collected as garbage: %w; re-run", ErrLeaseLost)
 	}

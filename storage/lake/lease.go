@@ -39,9 +39,19 @@ var ErrLeaseLost = errors.New("lease lost")
 
 // Holder identifies the process holding a lease.
 type Holder struct {
-	Host  string `json:"host"`
-	PID   int    `json:"pid"`
-	RunID string `json:"run_id"`
+	Host string `json:"host"`
+	PID  int    `json:"pid"`
+	// PIDNamespace names the holder's PID namespace (Linux), so only a
+	// process in the same namespace interprets PID.
+	PIDNamespace string `json:"pid_namespace,omitempty"`
+	RunID        string `json:"run_id"`
+}
+
+// deadHere reports whether h is a process of this host and PID namespace
+// that no longer exists (killed without cleaning up). Unknown: false.
+func (h Holder) deadHere(self Holder) bool {
+	return h.PIDNamespace != "" && h.Host == self.Host && h.PIDNamespace == self.PIDNamespace &&
+		h.PID != self.PID && processGone(h.PID)
 }
 
 func (h Holder) String() string {
@@ -66,6 +76,10 @@ type LeaseOptions struct {
 	Poll time.Duration
 	// Holder names this process; Host and PID default to this process's.
 	Holder Holder
+	// HoldAfterAcquire makes Commit.Apply pause this long once it holds
+	// all its leases. Tests only: it lets a test kill a process that
+	// holds leases.
+	HoldAfterAcquire time.Duration
 	// Now is the wall clock (default time.Now). Validity is also measured
 	// on the monotonic clock of time.Now.
 	Now func() time.Time
@@ -89,6 +103,7 @@ func (o LeaseOptions) withDefaults() LeaseOptions {
 	}
 	if o.Holder.PID == 0 {
 		o.Holder.PID = os.Getpid()
+		o.Holder.PIDNamespace = pidNamespace()
 	}
 	if o.Now == nil {
 		o.Now = time.Now

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os/exec"
 	"slices"
 	"strings"
 	"testing"
@@ -139,5 +140,32 @@ func TestApplyRebase(t *testing.T) {
 	}
 	if m2, _ := ReadManifest(t.Context(), st, table, dt); m2.Generation != 2 {
 		t.Fatalf("refused rebase changed the manifest: %+v", m2)
+	}
+}
+
+// The marker of a process of this host that no longer exists is dead at
+// once, before its expiry.
+func TestLiveRunsDeadProcess(t *testing.T) {
+	if pidNamespace() == "" {
+		t.Skip("no /proc/self/ns/pid here")
+	}
+	cmd := exec.Command("true")
+	if err := cmd.Run(); err != nil {
+		t.Fatal(err)
+	}
+	st := mem.New()
+	o := LeaseOptions{TTL: time.Hour}
+	dead := o
+	dead.Holder.PID = cmd.Process.Pid // exited and reaped
+	dead.Holder.PIDNamespace = pidNamespace()
+	if _, err := StartRunMarker(t.Context(), st, "t", "run-dead", dead); err != nil {
+		t.Fatal(err)
+	}
+	live, expired, err := LiveRuns(t.Context(), st, "t", o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(live) != 0 || len(expired) != 1 {
+		t.Fatalf("live %v, expired %v; want the dead process's run expired", live, expired)
 	}
 }

@@ -105,8 +105,10 @@ func (m *RunMarker) Stop(ctx context.Context) error {
 
 // LiveRuns returns the ids of the runs of table whose markers are not
 // expired (with the skew allowance of o) at wall time now, and the keys of
-// the expired markers (runs that died without removing theirs). An
-// unreadable marker counts as live until TTL plus skew after it was written.
+// the expired markers (runs that died without removing theirs). A marker of
+// a process of this host and PID namespace that no longer exists is expired
+// at once. An unreadable marker counts as live until TTL plus skew after it
+// was written.
 func LiveRuns(ctx context.Context, st storage.Store, table string, o LeaseOptions) (live map[string]bool, expired []string, err error) {
 	o = o.withDefaults()
 	now := o.Now()
@@ -133,6 +135,8 @@ func LiveRuns(ctx context.Context, st storage.Store, table string, o LeaseOption
 			return nil, nil, err
 		case err != nil && !now.After(oi.ModTime.Add(o.TTL+o.MaxSkew)):
 			live[run] = true
+		case err == nil && doc.Holder.deadHere(o.Holder):
+			expired = append(expired, oi.Key) // its process is gone: dead before its expiry
 		case err == nil && !now.After(doc.ExpiresAt.Add(o.MaxSkew)):
 			live[run] = true
 		default:
