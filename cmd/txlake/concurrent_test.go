@@ -195,6 +195,13 @@ func TestConcurrentIngest(t *testing.T) {
 // events are held too) and returns one of their documents.
 func lockWaitHeld(t *testing.T, st storage.Store, p *lockProc) lake.LeaseDoc {
 	t.Helper()
+	return lockWaitHeldDays(t, st, p, "dt=2026-01-03/")
+}
+
+// lockWaitHeldDays polls until p holds the lease of partition last (the
+// latest date it writes, so it holds all its leases) and returns it.
+func lockWaitHeldDays(t *testing.T, st storage.Store, p *lockProc, last string) lake.LeaseDoc {
+	t.Helper()
 	deadline := time.Now().Add(2 * time.Minute)
 	for time.Now().Before(deadline) {
 		select {
@@ -208,7 +215,7 @@ func lockWaitHeld(t *testing.T, st storage.Store, p *lockProc) lake.LeaseDoc {
 				held[strings.TrimPrefix(doc.Resource, "_locks/"+crashTable+"/")] = doc
 			}
 		}
-		if doc, ok := held["dt=2026-01-03/"]; ok && len(held) >= 3 {
+		if doc, ok := held[last]; ok {
 			return doc
 		}
 		time.Sleep(20 * time.Millisecond)
@@ -286,4 +293,43 @@ func lockCheckReleased(t *testing.T, st storage.Store) {
 			t.Errorf("lease %s is not released: %+v", key, doc)
 		}
 	}
+}
+
+// TestConcurrentIngestOverlap: a run whose partition got rows with the same
+// keys from another contribution while it ran (it deduplicated against a
+// state that is gone) fails with exit 75 and says to re-run; the re-run
+// then drops those rows as duplicates.
+func TestConcurrentIngestOverlap(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs several ingest processes")
+	}
+	root := t.TempDir()
+	a, b := filepath.Join(root, "a"), filepath.Join(root, "b")
+	cliMust(t, "gen", "--out", a, "--days", "2", "--rows-per-day", "1000", "--seed", "7")
+	// The same rows under other names: another contribution, the same keys.
+	if err := os.CopyFS(b, os.DirFS(a)); err != nil {
+		t.Fatal(err)
+	}
+	lakeDir := filepath.Join(root, "lake")
+	first := lockStart(t, lakeDir, filepath.Join(a, "*.jsonl"), []string{"TXLAKE_TEST_COMMIT_HOLD=3s"})
+	lockWaitHeldDays(t, svcOpen(t, lakeDir), first, "dt=2026-01-02/")
+	// The second run loads the (still empty) partitions while the first
+	// holds them, then waits for the leases.
+	second := lockStart(t, lakeDir, filepath.Join(b, "*.jsonl"), nil, "--lock-timeout", "1m")
+	res := first.committed(t)
+	if code := second.wait(t); code != exitTempFailure {
+		t.Fatalf("the overlapping run exited %d, want %d\n%s", code, exitTempFailure, second.stderr.String())
+	}
+	if msg := second.stderr.String(); !strings.Contains(msg, "changed by another run") || !strings.Contains(msg, "re-run") {
+		t.Errorf("the error does not say the partition changed and to re-run:\n%s", msg)
+	}
+	again, _ := cliIngestJSON(t, lakeDir, "--source", filepath.Join(b, "*.jsonl"))
+	if again.RowsWritten != 0 || again.RowsDuplicate != res.RowsWritten+res.RowsDuplicate {
+		t.Errorf("the re-run wrote %d rows and found %d duplicates; want 0 and %d", again.RowsWritten, again.RowsDuplicate, res.RowsWritten+res.RowsDuplicate)
+	}
+	n := cliCSVInt(t, cliQuery(t, lakeDir, "SELECT count(*) AS n FROM transactions"))
+	if n != res.RowsWritten {
+		t.Errorf("the lake holds %d rows, want the first run's %d", n, res.RowsWritten)
+	}
+	svcCheckLake(t, svcOpen(t, lakeDir), crashTable, true)
 }
