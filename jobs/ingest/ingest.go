@@ -152,7 +152,12 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		if marker, err = lake.StartRunMarker(ctx, o.Store, s.Table, res.RunID, o.Lock); err != nil {
 			return nil, err
 		}
-		defer marker.Stop(context.WithoutCancel(ctx))
+		defer func() {
+			// Bounded: a marker left behind expires on its own.
+			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 20*time.Second)
+			defer cancel()
+			_ = marker.Stop(sctx)
+		}()
 	}
 
 	t1 := time.Now()

@@ -120,6 +120,9 @@ type PartitionResult struct {
 	Generation    int64  `json:"generation"`
 }
 
+// releaseTimeout bounds the release of a commit's leases.
+const releaseTimeout = 20 * time.Second
+
 // ErrConcurrentChange is returned when a partition's manifest changed while
 // the run was in progress in a way this run's dedup cannot account for. A
 // re-run (which sees the new state) is expected to succeed.
@@ -156,7 +159,10 @@ func (c *Commit) Apply(ctx context.Context, st storage.Store) (results []Partiti
 		return nil, err
 	}
 	defer func() {
-		if rerr := leases.Release(context.WithoutCancel(ctx)); rerr != nil && err == nil {
+		// Bounded: a lease that cannot be released (storage down) expires.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), releaseTimeout)
+		defer cancel()
+		if rerr := leases.Release(rctx); rerr != nil && err == nil {
 			err = rerr
 		}
 	}()

@@ -260,14 +260,12 @@ func (l *Lease) create(ctx context.Context, doc LeaseDoc) error {
 	l.mu.Lock()
 	l.doc, l.validUntil = doc, t0.Add(l.o.TTL)
 	l.mu.Unlock()
-	// Older objects are history; the newest one is never deleted, so
-	// sequence numbers only grow. Best effort: leftovers are harmless.
-	_ = l.st.List(ctx, l.prefix, func(o storage.ObjectInfo) error {
-		if n, ok := parseLeaseSeq(l.prefix, o.Key); ok && n < doc.Seq {
-			_ = l.st.Delete(ctx, o.Key)
-		}
-		return nil
-	})
+	// The object this one supersedes is history; the newest one is never
+	// deleted, so sequence numbers only grow. Best effort: a leftover older
+	// object is harmless (only the newest counts).
+	if doc.Seq > 1 {
+		_ = l.st.Delete(ctx, leaseObjectKey(l.prefix, doc.Seq-1))
+	}
 	return nil
 }
 
@@ -457,6 +455,9 @@ func (s *LeaseSet) Check() error {
 	defer s.mu.Unlock()
 	for _, l := range s.leases {
 		if !l.Valid() {
+			if s.err != nil && !errors.Is(s.err, ErrLeaseLost) {
+				return fmt.Errorf("lock %s: %w (not renewed within its TTL: %v)", l.st.URL(l.prefix), ErrLeaseLost, s.err)
+			}
 			if s.err != nil {
 				return s.err
 			}
