@@ -232,7 +232,12 @@ func AcquireLease(ctx context.Context, st storage.Store, prefix string, o LeaseO
 			AcquiredAt: now.UTC()}
 		err = l.create(ctx, doc)
 		if errors.Is(err, storage.ErrExists) {
-			continue // another waiter won this sequence number; look again
+			// Another waiter won this sequence number: look again (after a
+			// short pause, in case a listing lags behind a create).
+			if err := sleepCtx(ctx, min(o.Poll, 20*time.Millisecond)); err != nil {
+				return nil, fmt.Errorf("lock %s: %w", st.URL(prefix), err)
+			}
+			continue
 		}
 		if err != nil {
 			return nil, err
@@ -252,10 +257,15 @@ func (l *Lease) create(ctx context.Context, doc LeaseDoc) error {
 	}
 	key := leaseObjectKey(l.prefix, doc.Seq)
 	if err := l.cp.PutIfAbsent(ctx, key, bytes.NewReader(data), int64(len(data))); err != nil {
-		if errors.Is(err, storage.ErrExists) {
+		if !errors.Is(err, storage.ErrExists) {
+			return fmt.Errorf("lock %s: %w", l.st.URL(l.prefix), err)
+		}
+		// A retried request can meet its own first attempt, whose response
+		// was lost: the object is ours if it carries our token and seq.
+		var cur LeaseDoc
+		if rerr := readJSON(ctx, l.st, key, &cur); rerr != nil || cur.Token != doc.Token || cur.Seq != doc.Seq || cur.Released != doc.Released {
 			return err
 		}
-		return fmt.Errorf("lock %s: %w", l.st.URL(l.prefix), err)
 	}
 	l.mu.Lock()
 	l.doc, l.validUntil = doc, t0.Add(l.o.TTL)

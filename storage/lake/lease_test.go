@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os/exec"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/txlake/txlake/storage"
 	"github.com/txlake/txlake/storage/mem"
 )
 
@@ -167,5 +169,36 @@ func TestLiveRunsDeadProcess(t *testing.T) {
 	}
 	if len(live) != 0 || len(expired) != 1 {
 		t.Fatalf("live %v, expired %v; want the dead process's run expired", live, expired)
+	}
+}
+
+// lostResponseStore stores every conditional create but reports that the
+// key exists, as a retried request that met its own lost first attempt.
+type lostResponseStore struct{ *mem.Store }
+
+func (s lostResponseStore) PutIfAbsent(ctx context.Context, key string, r io.Reader, size int64) error {
+	if err := s.Store.PutIfAbsent(ctx, key, r, size); err != nil {
+		return err
+	}
+	return fmt.Errorf("put-if-absent %s: %w", key, storage.ErrExists)
+}
+
+// A lease whose create landed though its response was lost is still ours:
+// acquiring, renewing and releasing all recognise their own objects.
+func TestLeaseOwnLostResponse(t *testing.T) {
+	st := lostResponseStore{mem.New()}
+	const prefix = "_locks/t/dt=2026-01-01/"
+	l, err := AcquireLease(t.Context(), st, prefix, LeaseOptions{Timeout: -1})
+	if err != nil {
+		t.Fatalf("acquire: %v", err)
+	}
+	if err := l.Renew(t.Context()); err != nil || l.Doc().Seq != 2 || !l.Valid() {
+		t.Fatalf("renew: %v (seq %d)", err, l.Doc().Seq)
+	}
+	if err := l.Release(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := AcquireLease(t.Context(), st.Store, prefix, LeaseOptions{Timeout: -1}); err != nil {
+		t.Fatalf("the lease is not released: %v", err)
 	}
 }
