@@ -242,7 +242,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	commit := &lake.Commit{Table: s.Table, RunID: res.RunID, ContributionKey: key, Sources: idents,
 		SchemaFingerprint: s.Fingerprint, Partitions: map[string]*lake.PartitionWrite{},
 		SeenGeneration: map[string]int64{}, Now: now, AfterManifests: publishQuarantine,
-		Lock: o.Lock, Run: marker, Rebase: p.rebase}
+		Lock: o.Lock, Run: marker, Rebase: p.rebase, WaitContext: ctx}
 	for day, ps := range p.parts {
 		dt := lake.DateString(day)
 		commit.Partitions[dt] = &lake.PartitionWrite{Files: ps.w.files, RowsWritten: ps.written, RowsDuplicate: ps.dup}
@@ -252,7 +252,9 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	// interrupted (Ctrl-C, SIGTERM): it is a handful of small writes, and
 	// finishing it is what leaves nothing half-committed. A stuck store
 	// still ends it through the timeout.
-	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), commitTimeout)
+	// Waiting for another run's leases (--lock-timeout) comes on top, and
+	// an interruption does stop that wait.
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), commitTimeout+o.Lock.MaxWait())
 	parts, err := commit.Apply(cctx, o.Store)
 	cancel()
 	if p.qw != nil {

@@ -94,6 +94,10 @@ type Commit struct {
 	// leases that it never lapsed (else a garbage collection may have
 	// removed the run's files), and stops it once the manifests list them.
 	Run *RunMarker
+	// WaitContext, if set, also ends the wait for leases held by other
+	// runs (an interrupted run stops waiting, having committed nothing);
+	// once the leases are held, only Apply's ctx counts.
+	WaitContext context.Context
 	// Rebase, if set, is called under the partition's lease when the
 	// partition's generation moved since SeenGeneration, with the current
 	// manifest. It returns nil when this run's files can be committed on
@@ -154,7 +158,14 @@ func PreviousDates(ctx context.Context, st storage.Store, table, contributionKey
 // another run past c.Lock.Timeout fails with a *LeaseHeldError.
 func (c *Commit) Apply(ctx context.Context, st storage.Store) (results []PartitionResult, err error) {
 	id := ContributionID(c.ContributionKey)
-	leases, err := AcquireLeases(ctx, st, []string{ContributionLeasePrefix(c.Table, id)}, c.Lock)
+	wctx, stopWait := context.WithCancel(ctx)
+	defer stopWait()
+	if c.WaitContext != nil {
+		defer context.AfterFunc(c.WaitContext, stopWait)()
+	}
+	// c.Lock.Timeout bounds the whole wait, for every lease together.
+	waitEnd := time.Now().Add(c.Lock.MaxWait())
+	leases, err := AcquireLeases(wctx, st, []string{ContributionLeasePrefix(c.Table, id)}, c.Lock)
 	if err != nil {
 		return nil, err
 	}
@@ -182,7 +193,12 @@ func (c *Commit) Apply(ctx context.Context, st storage.Store) (results []Partiti
 	for i, dt := range all {
 		locks[i] = PartitionLeasePrefix(c.Table, dt)
 	}
-	if err := leases.Add(ctx, st, locks, c.Lock); err != nil {
+	rest := c.Lock
+	rest.Timeout = -1
+	if left := time.Until(waitEnd); left > 0 {
+		rest.Timeout = left
+	}
+	if err := leases.Add(wctx, st, locks, rest); err != nil {
 		return nil, err
 	}
 	if c.Lock.HoldAfterAcquire > 0 {

@@ -111,6 +111,11 @@ func (o LeaseOptions) withDefaults() LeaseOptions {
 	return o
 }
 
+// MaxWait is how long AcquireLease may wait for one held lease with o.
+func (o LeaseOptions) MaxWait() time.Duration {
+	return max(o.withDefaults().Timeout, 0)
+}
+
 // LeaseDoc is one lease object. The object with the highest sequence number
 // under a lease's prefix is the lease's state.
 type LeaseDoc struct {
@@ -398,7 +403,7 @@ type LeaseSet struct {
 // AcquireLeases takes the leases of prefixes in the order given (callers
 // sort them: every process taking the same leases in the same order cannot
 // deadlock) and starts renewing them every TTL/3. On failure it releases
-// those it took. The timeout applies to each lease.
+// those it took. o.Timeout bounds the wait for all of them together.
 func AcquireLeases(ctx context.Context, st storage.Store, prefixes []string, o LeaseOptions) (*LeaseSet, error) {
 	s := &LeaseSet{ctx: context.WithoutCancel(ctx)}
 	if err := s.Add(ctx, st, prefixes, o); err != nil {
@@ -410,9 +415,15 @@ func AcquireLeases(ctx context.Context, st storage.Store, prefixes []string, o L
 	return s, nil
 }
 
-// Add takes more leases into the set, in the order given.
+// Add takes more leases into the set, in the order given. o.Timeout bounds
+// the wait for all of them together.
 func (s *LeaseSet) Add(ctx context.Context, st storage.Store, prefixes []string, o LeaseOptions) error {
+	end := time.Now().Add(o.MaxWait())
 	for _, p := range prefixes {
+		o.Timeout = -1 // no wait left
+		if left := time.Until(end); left > 0 {
+			o.Timeout = left
+		}
 		l, err := AcquireLease(ctx, st, p, o)
 		if err != nil {
 			return err

@@ -202,3 +202,29 @@ func TestLeaseOwnLostResponse(t *testing.T) {
 		t.Fatalf("the lease is not released: %v", err)
 	}
 }
+
+// An interrupted run stops waiting for a held lease (WaitContext) and
+// commits nothing, although the commit itself ignores interruption.
+func TestApplyWaitInterrupted(t *testing.T) {
+	const table, dt = "transactions", "2026-01-01"
+	st := mem.New()
+	if _, err := AcquireLease(t.Context(), st, PartitionLeasePrefix(table, dt), LeaseOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	interrupt, cancel := context.WithCancel(t.Context())
+	c := &Commit{Table: table, RunID: "r1", ContributionKey: "k1", Now: testNow, WaitContext: interrupt,
+		Partitions: map[string]*PartitionWrite{dt: {Files: stage(t, st, table, dt, "r1", "k1", 1), RowsWritten: 1}},
+		Lock:       LeaseOptions{Timeout: time.Hour, Poll: 10 * time.Millisecond}}
+	done := make(chan error, 1)
+	go func() {
+		_, err := c.Apply(context.WithoutCancel(t.Context()), st)
+		done <- err
+	}()
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("interrupted wait: %v, want context.Canceled", err)
+	}
+	if m, _ := ReadManifest(t.Context(), st, table, dt); m != nil {
+		t.Fatalf("committed after the interruption: %+v", m)
+	}
+}
