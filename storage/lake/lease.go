@@ -41,8 +41,9 @@ var ErrLeaseLost = errors.New("lease lost")
 type Holder struct {
 	Host string `json:"host"`
 	PID  int    `json:"pid"`
-	// PIDNamespace names the holder's PID namespace (Linux), so only a
-	// process in the same namespace interprets PID.
+	// PIDNamespace names the holder's PID namespace and boot (Linux), so
+	// only a process in the same namespace of the same machine and boot
+	// interprets PID.
 	PIDNamespace string `json:"pid_namespace,omitempty"`
 	RunID        string `json:"run_id"`
 }
