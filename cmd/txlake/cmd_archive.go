@@ -7,11 +7,13 @@ import (
 	"io"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/dustin/go-humanize"
 	"github.com/spf13/cobra"
 
 	"github.com/txlake/txlake/jobs/archive"
+	"github.com/txlake/txlake/storage/lake"
 )
 
 type archiveOptions struct {
@@ -26,6 +28,7 @@ type archiveOptions struct {
 	yes          bool
 	dryRun       bool
 	json         bool
+	lockTimeout  time.Duration
 
 	opts archive.Options // filled by validate
 }
@@ -67,6 +70,7 @@ the past; AGE is like 30d, 12w or 720h):
 	}
 	addLakeFlag(cmd, &o.lake)
 	f := cmd.Flags()
+	f.DurationVar(&o.lockTimeout, "lock-timeout", lake.DefaultLockTimeout, "how long to wait for a partition another run is committing; then exit 75 (0: do not wait)")
 	f.StringVar(&o.table, "table", "", "the table to archive (required)")
 	f.StringVar(&o.olderThan, "older-than", "", "archive partitions older than this age, e.g. 30d, 12w, 720h (required)")
 	f.BoolVar(&o.compact, "compact", false, "rewrite small files into files of --target-file-size")
@@ -116,6 +120,11 @@ func runArchive(ctx context.Context, o *archiveOptions) error {
 	defer st.Close()
 	opts := o.opts
 	opts.Store, opts.LakeURL, opts.Logger = st, lakeURL, o.g.logger
+	lo, err := lockOptions(o.lockTimeout)
+	if err != nil {
+		return err
+	}
+	opts.Lock = archive.LeaseLock(st, lo)
 	res, err := archive.Run(ctx, opts)
 	if res == nil {
 		return err

@@ -17,6 +17,7 @@ import (
 
 	"github.com/txlake/txlake/jobs/ingest"
 	"github.com/txlake/txlake/schemas"
+	"github.com/txlake/txlake/storage/lake"
 )
 
 type ingestOptions struct {
@@ -32,6 +33,7 @@ type ingestOptions struct {
 	maxQuarantineRatio float64
 	workers            int
 	quarantineRedact   string
+	lockTimeout        time.Duration
 }
 
 func newIngestCmd(g *globalOptions) *cobra.Command {
@@ -74,6 +76,7 @@ re-run never duplicates rows. Every run reconciles:
 	f.Float64Var(&o.maxQuarantineRatio, "max-quarantine-ratio", 1, "fail with exit 4 and commit nothing when quarantined/read rows exceed this ratio (0..1)")
 	f.IntVar(&o.workers, "workers", 0, "decode workers (default: number of CPUs)")
 	f.StringVar(&o.quarantineRedact, "quarantine-redact", "", "redact PII fields in the raw lines kept in quarantine: mask or hash (hash needs $TXLAKE_PII_KEY)")
+	f.DurationVar(&o.lockTimeout, "lock-timeout", lake.DefaultLockTimeout, "how long the commit waits for a partition another run is committing; then it fails with exit 75 (0: do not wait)")
 	return cmd
 }
 
@@ -109,7 +112,36 @@ func (o *ingestOptions) validate() error {
 	if o.workers < 0 {
 		return fmt.Errorf("--workers %d: want 0 (auto) or more", o.workers)
 	}
+	if o.lockTimeout < 0 {
+		return fmt.Errorf("--lock-timeout %s: want 0 or more", o.lockTimeout)
+	}
 	return nil
+}
+
+// lockOptions are the commit's lease settings: --lock-timeout, and the
+// lease TTL from $TXLAKE_LOCK_TTL (default 2m; tests shorten it).
+func lockOptions(timeout time.Duration) (lake.LeaseOptions, error) {
+	o := lake.LeaseOptions{Timeout: timeout}
+	if timeout == 0 {
+		o.Timeout = -1 // do not wait
+	}
+	if v := os.Getenv("TXLAKE_LOCK_TTL"); v != "" {
+		ttl, err := time.ParseDuration(v)
+		if err != nil || ttl < 100*time.Millisecond {
+			return o, usage(fmt.Errorf("$TXLAKE_LOCK_TTL %q: want a duration of at least 100ms, like 2m", v))
+		}
+		o.TTL = ttl
+	}
+	// Tests only: pause the commit while it holds its leases, so a test can
+	// kill a process that holds them.
+	if v := os.Getenv("TXLAKE_TEST_COMMIT_HOLD"); v != "" {
+		hold, err := time.ParseDuration(v)
+		if err != nil {
+			return o, usage(fmt.Errorf("$TXLAKE_TEST_COMMIT_HOLD %q: want a duration", v))
+		}
+		o.HoldAfterAcquire = hold
+	}
+	return o, nil
 }
 
 func runIngest(ctx context.Context, o *ingestOptions) error {
@@ -120,6 +152,10 @@ func runIngest(ctx context.Context, o *ingestOptions) error {
 	var piiKey []byte
 	if k := os.Getenv("TXLAKE_PII_KEY"); k != "" {
 		piiKey = []byte(k)
+	}
+	lock, err := lockOptions(o.lockTimeout)
+	if err != nil {
+		return err
 	}
 	st, lakeURL, err := openLake(ctx, o.lake)
 	if err != nil {
@@ -138,6 +174,7 @@ func runIngest(ctx context.Context, o *ingestOptions) error {
 		Schema: s, Sources: o.sources, Format: ingest.Format(o.format), Store: st, LakeURL: lakeURL,
 		DryRun: o.dryRun, MaxLineBytes: o.maxLineBytes, MaxQuarantineRatio: ratio, PIIKey: piiKey,
 		Workers: o.workers, From: o.from, To: o.to, QuarantineRedact: o.quarantineRedact, Logger: o.g.logger, Progress: prog,
+		Lock: lock,
 	})
 	if res != nil {
 		if o.json {

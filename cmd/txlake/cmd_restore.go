@@ -7,21 +7,24 @@ import (
 	"io"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/txlake/txlake/jobs/archive"
+	"github.com/txlake/txlake/storage/lake"
 )
 
 type restoreOptions struct {
-	g        *globalOptions
-	lake     string
-	table    string
-	from, to string
-	days     int
-	tier     string
-	dryRun   bool
-	json     bool
+	g           *globalOptions
+	lake        string
+	table       string
+	from, to    string
+	days        int
+	tier        string
+	dryRun      bool
+	json        bool
+	lockTimeout time.Duration
 }
 
 func newRestoreCmd(g *globalOptions) *cobra.Command {
@@ -51,6 +54,7 @@ is readable yet (--json: "ready").
 	}
 	addLakeFlag(cmd, &o.lake)
 	f := cmd.Flags()
+	f.DurationVar(&o.lockTimeout, "lock-timeout", lake.DefaultLockTimeout, "how long to wait for a partition another run is committing; then exit 75 (0: do not wait)")
 	f.StringVar(&o.table, "table", "", "the table (required)")
 	f.StringVar(&o.from, "from", "", "first partition date (YYYY-MM-DD, required)")
 	f.StringVar(&o.to, "to", "", "last partition date (YYYY-MM-DD, required)")
@@ -77,8 +81,12 @@ func runRestore(ctx context.Context, o *restoreOptions) error {
 		return err
 	}
 	defer st.Close()
+	lo, err := lockOptions(o.lockTimeout)
+	if err != nil {
+		return err
+	}
 	res, err := archive.Restore(ctx, archive.RestoreOptions{Store: st, LakeURL: lakeURL, Table: o.table, From: o.from, To: o.to,
-		Days: o.days, Tier: o.tier, DryRun: o.dryRun, Logger: o.g.logger})
+		Days: o.days, Tier: o.tier, DryRun: o.dryRun, Logger: o.g.logger, Lock: archive.LeaseLock(st, lo)})
 	if res == nil {
 		return err
 	}

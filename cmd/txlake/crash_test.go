@@ -170,6 +170,9 @@ func crashIngest(t *testing.T, bin, lakeDir, glob string) {
 
 func crashCommand(t *testing.T, bin, lakeDir, glob string) (*exec.Cmd, *bytes.Buffer) {
 	cmd := exec.CommandContext(t.Context(), bin, "ingest", "--schema", cliSchema, "--source", glob, "--lake", lakeDir, "--log-format", "json")
+	// A killed run leaves its commit leases held until they expire: a short
+	// TTL keeps the re-runs quick.
+	cmd.Env = append(os.Environ(), "TXLAKE_LOCK_TTL=1s")
 	var stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = io.Discard, &stderr
 	return cmd, &stderr

@@ -5,6 +5,7 @@ import (
 	"errors"
 
 	"github.com/txlake/txlake/storage"
+	"github.com/txlake/txlake/storage/lake"
 )
 
 // Exit codes, the same for every command. They are listed in --help.
@@ -23,7 +24,8 @@ const exitCodesHelp = `Exit codes:
   2   usage or configuration error: bad flag, bad schema file, bad URL, missing source
   3   --fail-on-drift was given and drift was detected
   4   a data-quality threshold was breached (e.g. --max-quarantine-ratio)
-  75  temporary failure: storage or source unreachable after retries; retry later
+  75  temporary failure: storage or source unreachable after retries, or the partition is
+      locked or was changed by another run; retry later
 `
 
 // usageError marks an error as a usage or configuration problem (exit 2).
@@ -77,6 +79,9 @@ func exitCode(err error) int {
 	case errors.Is(err, storage.ErrInvalidKey):
 		return exitUsage
 	case errors.Is(err, storage.ErrUnavailable):
+		return exitTempFailure
+	case errors.Is(err, lake.ErrLeaseHeld), errors.Is(err, lake.ErrLeaseLost), errors.Is(err, lake.ErrConcurrentChange):
+		// another run holds or changed the partition: retrying later works
 		return exitTempFailure
 	case errors.Is(err, context.Canceled):
 		return exitFailure

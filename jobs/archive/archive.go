@@ -434,3 +434,24 @@ func randomHex(n int) string {
 	}
 	return hex.EncodeToString(b)
 }
+
+// LeaseLock holds the partition's lease (storage/lake) around fn, the same
+// lease ingest commits take, so a compaction, class change, retention
+// delete or restore never interleaves with a commit of the partition.
+func LeaseLock(st storage.Store, o lake.LeaseOptions) PartitionLock {
+	return func(ctx context.Context, table, dt string, fn func(ctx context.Context) error) (err error) {
+		set, err := lake.AcquireLeases(ctx, st, []string{lake.PartitionLeasePrefix(table, dt)}, o)
+		if err != nil {
+			return err
+		}
+		defer func() {
+			if rerr := set.Release(context.WithoutCancel(ctx)); rerr != nil && err == nil {
+				err = rerr
+			}
+		}()
+		if err := fn(ctx); err != nil {
+			return err
+		}
+		return set.Check()
+	}
+}

@@ -67,6 +67,9 @@ type Options struct {
 	// history rules. Default: in place for a local lake, through the
 	// default read cache otherwise.
 	Resolver query.Resolver
+	// Lock configures the commit's leases: TTL, clock skew allowance and
+	// how long to wait for a lease another run holds (Timeout).
+	Lock lake.LeaseOptions
 }
 
 // commitTimeout bounds the commit phase, which ignores interruption.
@@ -147,6 +150,22 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		return nil, err
 	}
 	res.Contribution.Replaced = len(prevDates) > 0
+
+	// The run's marker keeps a concurrent commit's garbage collection away
+	// from the files this run writes until its own commit lists them.
+	var marker *lake.RunMarker
+	if !o.DryRun {
+		o.Lock.Holder.RunID = res.RunID
+		if marker, err = lake.StartRunMarker(ctx, o.Store, s.Table, res.RunID, o.Lock); err != nil {
+			return nil, err
+		}
+		defer func() {
+			// Bounded: a marker left behind expires on its own.
+			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 20*time.Second)
+			defer cancel()
+			_ = marker.Stop(sctx)
+		}()
+	}
 
 	t1 := time.Now()
 	p := &pipeline{o: o, s: s, srcs: srcs, res: res, win: win, coercers: coercers, contrib: res.Contribution.ID,
@@ -245,7 +264,8 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 	commit := &lake.Commit{Table: s.Table, RunID: res.RunID, ContributionKey: key, Sources: idents,
 		SchemaFingerprint: s.Fingerprint, Partitions: map[string]*lake.PartitionWrite{},
-		SeenGeneration: map[string]int64{}, Now: now, AfterManifests: publishQuarantine}
+		SeenGeneration: map[string]int64{}, Now: now, AfterManifests: publishQuarantine,
+		Lock: o.Lock, Run: marker, Rebase: p.rebase, WaitContext: ctx}
 	rewrites := 0
 	commit.Rewrite = func(ctx context.Context, dt string, f lake.File, drop string) (lake.File, error) {
 		rewrites++
@@ -260,7 +280,9 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	// interrupted (Ctrl-C, SIGTERM): it is a handful of small writes, and
 	// finishing it is what leaves nothing half-committed. A stuck store
 	// still ends it through the timeout.
-	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), commitTimeout)
+	// Waiting for another run's leases (--lock-timeout) comes on top, and
+	// an interruption does stop that wait.
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), commitTimeout+o.Lock.MaxWait())
 	parts, err := commit.Apply(cctx, o.Store)
 	cancel()
 	if p.qw != nil {
@@ -390,7 +412,8 @@ func randomHex(n int) string {
 // partState is the run's view of one partition.
 type partState struct {
 	day     int64
-	gen     int64 // manifest generation when loaded
+	gen     int64          // manifest generation when loaded
+	seen    *lake.Manifest // the manifest loaded (nil: none)
 	keys    *keySet
 	w       *partWriter
 	written int64
@@ -753,7 +776,7 @@ func (p *pipeline) partition(ctx context.Context, day int64) (*partState, error)
 	if err != nil {
 		return nil, err
 	}
-	ps := &partState{day: day, keys: ks}
+	ps := &partState{day: day, keys: ks, seen: m}
 	if m != nil {
 		ps.gen = m.Generation
 	}

@@ -79,3 +79,19 @@ func (s *keySet) grow() {
 		}
 	}
 }
+
+// intersects reports whether s and o share a key.
+func (s *keySet) intersects(o *keySet) bool {
+	if s.Len() > o.Len() {
+		s, o = o, s
+	}
+	if s.zero && o.zero {
+		return true
+	}
+	for _, k := range s.slots {
+		if k != (xxh3.Uint128{}) && o.Has(k) {
+			return true
+		}
+	}
+	return false
+}

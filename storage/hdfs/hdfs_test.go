@@ -12,6 +12,7 @@ import (
 
 	"github.com/txlake/txlake/storage"
 	"github.com/txlake/txlake/storage/hdfs"
+	"github.com/txlake/txlake/storage/lake/leasetest"
 	"github.com/txlake/txlake/storage/storetest"
 )
 
@@ -48,6 +49,10 @@ func newStore(t *testing.T) storage.Store {
 func TestConformance(t *testing.T) {
 	storetest.Run(t, newStore)
 	storetest.RunPrefixed(t, newStore)
+}
+
+func TestLeases(t *testing.T) {
+	leasetest.Run(t, newStore)
 }
 
 // A store found through HADOOP_CONF_DIR alone (hdfs:///path, fs.defaultFS) and

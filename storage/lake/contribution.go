@@ -88,6 +88,23 @@ type Commit struct {
 	// against a state that is gone.
 	SeenGeneration map[string]int64
 	Now            time.Time
+	// Lock configures the leases Apply holds (zero value: defaults).
+	Lock LeaseOptions
+	// Run, if set, is the run's liveness marker. Apply checks under the
+	// leases that it never lapsed (else a garbage collection may have
+	// removed the run's files), and stops it once the manifests list them.
+	Run *RunMarker
+	// WaitContext, if set, also ends the wait for leases held by other
+	// runs (an interrupted run stops waiting, having committed nothing);
+	// once the leases are held, only Apply's ctx counts.
+	WaitContext context.Context
+	// Rebase, if set, is called under the partition's lease when the
+	// partition's generation moved since SeenGeneration, with the current
+	// manifest. It returns nil when this run's files can be committed on
+	// top of the other commits (no key of theirs overlaps a key this run
+	// wrote), or an error wrapping ErrConcurrentChange. Without Rebase a
+	// moved generation fails with ErrConcurrentChange.
+	Rebase func(ctx context.Context, dt string, cur *Manifest) error
 	// AfterManifests, if set, runs once every partition manifest is
 	// written and before the contribution index is narrowed. Ingest
 	// publishes the contribution's quarantine file there, so the quarantine
@@ -115,8 +132,12 @@ type PartitionResult struct {
 	Generation    int64  `json:"generation"`
 }
 
+// releaseTimeout bounds the release of a commit's leases.
+const releaseTimeout = 20 * time.Second
+
 // ErrConcurrentChange is returned when a partition's manifest changed while
-// the run was in progress.
+// the run was in progress in a way this run's dedup cannot account for. A
+// re-run (which sees the new state) is expected to succeed.
 var ErrConcurrentChange = errors.New("partition changed by another run during this run")
 
 // PreviousDates returns the dates an earlier ingest of this contribution
@@ -129,7 +150,10 @@ func PreviousDates(ctx context.Context, st storage.Store, table, contributionKey
 	return ix.Dates, nil
 }
 
-// Apply commits c. Data files must already be stored. The order makes every
+// Apply commits c. Data files must already be stored. Apply first takes
+// the contribution's lease, then the lease of every partition it touches
+// in ascending date order (so concurrent commits cannot deadlock), and
+// holds them, renewed, until it returns. The order of writes makes every
 // crash point safe:
 //  1. the contribution index is widened to old ∪ new dates;
 //  2. each partition's manifest is replaced atomically (old contribution
@@ -138,9 +162,29 @@ func PreviousDates(ctx context.Context, st storage.Store, table, contributionKey
 //  4. files no manifest lists any more are deleted.
 //
 // A crash between steps leaves each partition in its old or new state, and
-// a re-run of the same contribution completes the work.
-func (c *Commit) Apply(ctx context.Context, st storage.Store) ([]PartitionResult, error) {
+// a re-run of the same contribution completes the work. A lease held by
+// another run past c.Lock.Timeout fails with a *LeaseHeldError.
+func (c *Commit) Apply(ctx context.Context, st storage.Store) (results []PartitionResult, err error) {
 	id := ContributionID(c.ContributionKey)
+	wctx, stopWait := context.WithCancel(ctx)
+	defer stopWait()
+	if c.WaitContext != nil {
+		defer context.AfterFunc(c.WaitContext, stopWait)()
+	}
+	// c.Lock.Timeout bounds the whole wait, for every lease together.
+	waitEnd := time.Now().Add(c.Lock.MaxWait())
+	leases, err := AcquireLeases(wctx, st, []string{ContributionLeasePrefix(c.Table, id)}, c.Lock)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		// Bounded: a lease that cannot be released (storage down) expires.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), releaseTimeout)
+		defer cancel()
+		if rerr := leases.Release(rctx); rerr != nil && err == nil {
+			err = rerr
+		}
+	}()
 	ix, err := readIndex(ctx, st, c.Table, id)
 	if err != nil {
 		return nil, err
@@ -153,14 +197,36 @@ func (c *Commit) Apply(ctx context.Context, st storage.Store) ([]PartitionResult
 		dates[d] = true
 	}
 	all := sortedKeys(dates)
+	locks := make([]string, len(all))
+	for i, dt := range all {
+		locks[i] = PartitionLeasePrefix(c.Table, dt)
+	}
+	rest := c.Lock
+	rest.Timeout = -1
+	if left := time.Until(waitEnd); left > 0 {
+		rest.Timeout = left
+	}
+	if err := leases.Add(wctx, st, locks, rest); err != nil {
+		return nil, err
+	}
+	if c.Lock.HoldAfterAcquire > 0 {
+		if err := sleepCtx(ctx, c.Lock.HoldAfterAcquire); err != nil {
+			return nil, err
+		}
+	}
+	if c.Run != nil && !c.Run.Valid() {
+		return nil, fmt.Errorf("commit: this run's liveness marker was not renewed in time, so its files may have been collected as garbage: %w; re-run", ErrLeaseLost)
+	}
 	ix.ID, ix.Key, ix.RunID, ix.Dates = id, c.ContributionKey, c.RunID, all
 	if len(all) > 0 {
+		if err := leases.Check(); err != nil {
+			return nil, err
+		}
 		if err := writeJSON(ctx, st, ContributionIndexKey(c.Table, id), ix); err != nil {
 			return nil, err
 		}
 	}
 
-	var results []PartitionResult
 	var committed []*Manifest
 	for _, dt := range all {
 		if err := ctx.Err(); err != nil {
@@ -175,8 +241,13 @@ func (c *Commit) Apply(ctx context.Context, st storage.Store) ([]PartitionResult
 			gen = cur.Generation
 		}
 		if seen, ok := c.SeenGeneration[dt]; ok && seen != gen {
-			return results, fmt.Errorf("commit %s: %w (generation %d, expected %d); re-run to include its changes",
-				st.URL(PartitionDir(c.Table, dt)), ErrConcurrentChange, gen, seen)
+			if c.Rebase == nil {
+				return results, fmt.Errorf("commit %s: %w (generation %d, expected %d); re-run to include its changes",
+					st.URL(PartitionDir(c.Table, dt)), ErrConcurrentChange, gen, seen)
+			}
+			if err := c.Rebase(ctx, dt, cur); err != nil {
+				return results, fmt.Errorf("commit %s: %w", st.URL(PartitionDir(c.Table, dt)), err)
+			}
 		}
 		pw := c.Partitions[dt]
 		next := &Manifest{Table: c.Table, Date: dt, Generation: gen + 1, RunID: c.RunID, Committed: c.Now, SchemaFingerprint: c.SchemaFingerprint}
@@ -226,6 +297,9 @@ func (c *Commit) Apply(ctx context.Context, st storage.Store) ([]PartitionResult
 		} else {
 			action = "removed"
 		}
+		if err := leases.Check(); err != nil {
+			return results, err
+		}
 		if err := WriteManifest(ctx, st, next); err != nil {
 			return results, fmt.Errorf("commit partition %s: %w", dt, err)
 		}
@@ -247,6 +321,9 @@ func (c *Commit) Apply(ctx context.Context, st storage.Store) ([]PartitionResult
 	}
 	sort.Strings(newDates)
 	ix.Dates = newDates
+	if err := leases.Check(); err != nil {
+		return results, err
+	}
 	if len(newDates) > 0 {
 		if err := writeJSON(ctx, st, ContributionIndexKey(c.Table, id), ix); err != nil {
 			return results, err
@@ -254,25 +331,48 @@ func (c *Commit) Apply(ctx context.Context, st storage.Store) ([]PartitionResult
 	} else if err := st.Delete(ctx, ContributionIndexKey(c.Table, id)); err != nil {
 		return results, fmt.Errorf("delete contribution index: %w", err)
 	}
+	// The manifests list this run's files now: it no longer needs its
+	// marker to protect them.
+	if c.Run != nil {
+		if err := c.Run.Stop(ctx); err != nil {
+			return results, err
+		}
+	}
 	for _, m := range committed {
-		if _, err := CollectGarbage(ctx, st, m, ""); err != nil {
+		if err := leases.Check(); err != nil {
+			return results, err
+		}
+		if _, err := CollectGarbageWith(ctx, st, m, "", c.Lock); err != nil {
 			return results, err
 		}
 	}
 	return results, nil
 }
 
-// CollectGarbage deletes the files in m's partition directory that m does
-// not list (except the manifest and names starting with "_" or "."), and
-// files whose name contains keepRun (a run still writing; "" keeps none).
-// It returns the deleted keys.
+// CollectGarbage is CollectGarbageWith with the default lease options.
 func CollectGarbage(ctx context.Context, st storage.Store, m *Manifest, keepRun string) ([]string, error) {
+	return CollectGarbageWith(ctx, st, m, keepRun, LeaseOptions{})
+}
+
+// CollectGarbageWith deletes the files in m's partition directory that m
+// does not list (except the manifest and names starting with "_" or "."),
+// and returns the deleted keys. m must be the partition's current manifest
+// and the caller must hold the partition's lease, so no commit changes the
+// listing meanwhile. It keeps the unlisted files that may still be
+// published by a run in progress:
+//   - files whose name contains keepRun ("" keeps none), the caller's run;
+//   - files whose name contains the id of a run with a live run marker
+//     (see RunMarker), another run still writing.
+//
+// Expired run markers (of runs that died) are removed.
+func CollectGarbageWith(ctx context.Context, st storage.Store, m *Manifest, keepRun string, o LeaseOptions) ([]string, error) {
+	o = o.withDefaults()
 	listed := make(map[string]bool, len(m.Files))
 	for _, f := range m.Files {
 		listed[f.Name] = true
 	}
 	dir := PartitionDir(m.Table, m.Date)
-	var garbage []string
+	var candidates []storage.ObjectInfo
 	err := st.List(ctx, dir, func(o storage.ObjectInfo) error {
 		name := strings.TrimPrefix(o.Key, dir)
 		if strings.Contains(name, "/") || strings.HasPrefix(name, "_") || strings.HasPrefix(name, ".") || listed[name] {
@@ -281,18 +381,47 @@ func CollectGarbage(ctx context.Context, st storage.Store, m *Manifest, keepRun 
 		if keepRun != "" && strings.Contains(name, keepRun) {
 			return nil
 		}
-		garbage = append(garbage, o.Key)
+		candidates = append(candidates, o)
 		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("list %s: %w", st.URL(dir), err)
+	}
+	if len(candidates) == 0 {
+		return nil, nil
+	}
+	// The markers are listed after the files: a run writes its marker
+	// before its first file, so a file seen above whose run is alive has
+	// its marker seen here.
+	live, expired, err := LiveRuns(ctx, st, m.Table, o)
+	if err != nil {
+		return nil, err
+	}
+	var garbage []string
+	for _, c := range candidates {
+		if nameHasRun(strings.TrimPrefix(c.Key, dir), live) {
+			continue
+		}
+		garbage = append(garbage, c.Key)
 	}
 	for _, k := range garbage {
 		if err := st.Delete(ctx, k); err != nil {
 			return nil, fmt.Errorf("delete garbage: %w", err)
 		}
 	}
+	for _, k := range expired {
+		_ = st.Delete(ctx, k) // best effort: a dead run's marker
+	}
 	return garbage, nil
+}
+
+func nameHasRun(name string, runs map[string]bool) bool {
+	for r := range runs {
+		if strings.Contains(name, r) {
+			return true
+		}
+	}
+	return false
 }
 
 func sortedKeys(m map[string]bool) []string {

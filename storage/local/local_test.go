@@ -9,6 +9,7 @@ import (
 	"testing/iotest"
 
 	"github.com/txlake/txlake/storage"
+	"github.com/txlake/txlake/storage/lake/leasetest"
 	"github.com/txlake/txlake/storage/local"
 	"github.com/txlake/txlake/storage/storetest"
 )
@@ -24,6 +25,10 @@ func newStore(t *testing.T) storage.Store {
 func TestConformance(t *testing.T) {
 	storetest.Run(t, newStore)
 	storetest.RunPrefixed(t, newStore)
+}
+
+func TestLeases(t *testing.T) {
+	leasetest.Run(t, newStore)
 }
 
 // Local-only behaviour: temporary files are cleaned up, empty directories are

@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/txlake/txlake/storage"
+	"github.com/txlake/txlake/storage/lake/leasetest"
 	"github.com/txlake/txlake/storage/mem"
 	"github.com/txlake/txlake/storage/storetest"
 )
@@ -11,4 +12,8 @@ import (
 func TestConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) storage.Store { return mem.New() })
 	storetest.RunPrefixed(t, func(t *testing.T) storage.Store { return mem.New() })
+}
+
+func TestLeases(t *testing.T) {
+	leasetest.Run(t, func(t *testing.T) storage.Store { return mem.New() })
 }

@@ -15,6 +15,7 @@ import (
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/txlake/txlake/storage"
+	"github.com/txlake/txlake/storage/lake/leasetest"
 	"github.com/txlake/txlake/storage/s3"
 	"github.com/txlake/txlake/storage/s3/s3test"
 	"github.com/txlake/txlake/storage/storetest"
@@ -25,6 +26,11 @@ func TestConformance(t *testing.T) {
 	newStore := func(t *testing.T) storage.Store { return newStore(t, s3.Options{}) }
 	storetest.Run(t, newStore)
 	storetest.RunPrefixed(t, newStore)
+}
+
+func TestLeases(t *testing.T) {
+	testEndpoint(t)
+	leasetest.Run(t, func(t *testing.T) storage.Store { return newStore(t, s3.Options{}) })
 }
 
 // TestConformanceWithPrefix runs the suite on a store whose Options.Prefix
