@@ -69,6 +69,11 @@ with DuckDB.
 		newGenCmd(g),
 		newDescribeCmd(g),
 		newDriftCmd(g),
+		newJobsCmd(g),
+		newRunCmd(g),
+		newBackfillCmd(g),
+		newPlanCmd(g),
+		newRunsCmd(g),
 	)
 	return root, g
 }

@@ -60,6 +60,10 @@ type Options struct {
 	// all partitions; above it the fullest row groups are flushed.
 	BufferedRowsBudget int64
 	Now                func() time.Time
+
+	// Shard keeps only this shard's share of the expanded sources (the
+	// zero value keeps all); see Shard.Contains.
+	Shard Shard
 }
 
 // commitTimeout bounds the commit phase, which ignores interruption.
@@ -108,6 +112,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	srcs = o.Shard.filter(srcs)
 	coercers := make([]*schemas.Coercer, o.Workers)
 	for i := range coercers {
 		if coercers[i], err = s.NewCoercer(schemas.CoerceOptions{PIIKey: o.PIIKey}); err != nil {
