@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 	"text/tabwriter"
 	"time"
 
@@ -20,6 +21,10 @@ import (
 
 // maxBackfillDays bounds one backfill or plan.
 const maxBackfillDays = 3660
+
+// backfillAttempts bounds the runs of one date that keeps meeting a
+// concurrent change of a partition it writes.
+const backfillAttempts = 5
 
 type backfillOptions struct {
 	g           *globalOptions
@@ -125,6 +130,7 @@ func runBackfill(ctx context.Context, o *backfillOptions) error {
 	}
 	defer closeEnv()
 	env.quiet = true
+	env.commitGate = &sync.RWMutex{}
 	started := time.Now()
 	var prog *progress
 	if !o.json || o.g.streams.ErrTTY {
@@ -134,6 +140,11 @@ func runBackfill(ctx context.Context, o *backfillOptions) error {
 	}
 	opts := backfill.Options{
 		Dates: dates, Parallel: o.parallel, ExitCode: exitCode,
+		// Dates running at once may write the same partition (late events
+		// land in earlier dates); the later commit then fails before it
+		// changes anything, and re-running the date is always safe.
+		Retry:    func(err error) bool { return errors.Is(err, lake.ErrConcurrentChange) },
+		Attempts: backfillAttempts,
 		RunDate: func(ctx context.Context, date string, r *backfill.DateResult) error {
 			t, _ := lake.ParseDate(date)
 			var out jobRun

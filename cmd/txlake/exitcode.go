@@ -5,6 +5,7 @@ import (
 	"errors"
 
 	"github.com/txlake/txlake/storage"
+	"github.com/txlake/txlake/storage/lake"
 )
 
 // Exit codes, the same for every command. They are listed in --help.
@@ -23,7 +24,8 @@ const exitCodesHelp = `Exit codes:
   2   usage or configuration error: bad flag, bad schema file, bad URL, missing source
   3   --fail-on-drift was given and drift was detected
   4   a data-quality threshold was breached (e.g. --max-quarantine-ratio)
-  75  temporary failure: storage or source unreachable after retries; retry later
+  75  temporary failure: storage or source unreachable after retries, or a
+      partition changed by a concurrent run; retry later
 `
 
 // usageError marks an error as a usage or configuration problem (exit 2).
@@ -81,6 +83,8 @@ func exitCode(err error) int {
 		return exitUsage
 	case errors.Is(err, storage.ErrUnavailable):
 		return exitTempFailure
+	case errors.Is(err, lake.ErrConcurrentChange):
+		return exitTempFailure // each partition is consistent; a re-run completes the run with the other run's rows
 	case errors.Is(err, context.Canceled):
 		return exitFailure
 	}

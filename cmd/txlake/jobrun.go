@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/txlake/txlake/jobs/config"
@@ -28,6 +29,9 @@ type jobEnv struct {
 	// quiet: no progress bar and no per-run summary on stdout (backfill).
 	quiet bool
 	json  bool
+	// commitGate serialises partition loads against commits of the runs
+	// of this process (see ingest.Options.CommitGate).
+	commitGate *sync.RWMutex
 }
 
 // jobRun is the outcome of one job run for one date, for metrics, the
@@ -98,7 +102,7 @@ func runIngestJob(ctx context.Context, env *jobEnv, j *config.Job, date time.Tim
 		Schema: s, Sources: sources, Format: ingest.Format(in.Format), Store: env.st, LakeURL: env.lakeURL,
 		MaxLineBytes: in.MaxLineBytes, MaxQuarantineRatio: in.MaxQuarantineRatio, PIIKey: piiKey, Workers: in.Workers,
 		QuarantineRedact: in.QuarantineRedact, Logger: env.g.logger.With("job", j.Name, "date", dt), Progress: prog,
-		ContributionKey: lake.JobDateKey(j.Name, dt, shard.String()), Job: j.Name, Shard: shard,
+		ContributionKey: lake.JobDateKey(j.Name, dt, shard.String()), Job: j.Name, Shard: shard, CommitGate: env.commitGate,
 	})
 	if res != nil {
 		out.RunID, out.Outcome, out.Started, out.Finished = res.RunID, res.Outcome, res.StartedAt, res.FinishedAt

@@ -151,6 +151,9 @@ type DateResult struct {
 	RowsDuplicate   int64   `json:"rows_duplicate"`
 	BytesRead       int64   `json:"bytes_read"`
 	DurationMS      int64   `json:"duration_ms"`
+	// Attempts counts the runs of the date (retries after a concurrent
+	// change of a partition included); 0 when skipped or not run.
+	Attempts int `json:"attempts"`
 	// ExitCode is the exit code `txlake run` would have given this date.
 	ExitCode int    `json:"exit_code"`
 	Error    string `json:"error,omitempty"`
@@ -169,6 +172,11 @@ type Options struct {
 	RunDate func(ctx context.Context, date string, r *DateResult) error
 	// ExitCode maps a date's error to its exit code.
 	ExitCode func(error) int
+	// Retry reports whether a date's error is worth an immediate re-run
+	// (another date committed into a partition this one also wrote); nil:
+	// never. Attempts bounds the runs of one date (default 1).
+	Retry    func(error) bool
+	Attempts int
 	// Done is called once per date as it finishes (for progress); may be nil.
 	Done func(DateResult)
 }
@@ -225,11 +233,18 @@ func runOne(ctx context.Context, o Options, r *DateResult) {
 			return
 		}
 	}
-	if err := o.RunDate(ctx, r.Date, r); err != nil {
-		r.Outcome, r.Error, r.ExitCode = OutcomeFailed, err.Error(), o.ExitCode(err)
-		return
+	for {
+		r.Attempts++
+		err := o.RunDate(ctx, r.Date, r)
+		if err == nil {
+			r.Outcome = OutcomeCommitted
+			return
+		}
+		if o.Retry == nil || !o.Retry(err) || r.Attempts >= o.Attempts || ctx.Err() != nil {
+			r.Outcome, r.Error, r.ExitCode = OutcomeFailed, err.Error(), o.ExitCode(err)
+			return
+		}
 	}
-	r.Outcome = OutcomeCommitted
 }
 
 // Summary counts the outcomes of results.

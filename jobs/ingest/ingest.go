@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"runtime"
 	"sort"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -64,6 +65,12 @@ type Options struct {
 	// Shard keeps only this shard's share of the expanded sources (the
 	// zero value keeps all); see Shard.Contains.
 	Shard Shard
+	// CommitGate, shared by the runs of one process (a parallel backfill),
+	// keeps a run from loading a partition while another run's commit is
+	// under way: that commit's garbage collection would otherwise remove
+	// the files the loading run then writes there. nil: no gate. Runs in
+	// separate processes rely on the partition lease.
+	CommitGate *sync.RWMutex
 }
 
 // commitTimeout bounds the commit phase, which ignores interruption.
@@ -238,7 +245,13 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	// finishing it is what leaves nothing half-committed. A stuck store
 	// still ends it through the timeout.
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), commitTimeout)
+	if o.CommitGate != nil {
+		o.CommitGate.Lock()
+	}
 	parts, err := commit.Apply(cctx, o.Store)
+	if o.CommitGate != nil {
+		o.CommitGate.Unlock()
+	}
 	cancel()
 	if p.qw != nil {
 		p.qw.discard()
@@ -715,6 +728,10 @@ func (p *pipeline) partition(ctx context.Context, day int64) (*partState, error)
 		return ps, nil
 	}
 	dt := lake.DateString(day)
+	if g := p.o.CommitGate; g != nil {
+		g.RLock()
+		defer g.RUnlock()
+	}
 	m, err := lake.ReadManifest(ctx, p.o.Store, p.s.Table, dt)
 	if err != nil {
 		return nil, err
