@@ -67,6 +67,9 @@ func checkJobFiles(f *config.File, j *config.Job) error {
 		if _, err := schemas.Load(j.Ingest.Schema); err != nil {
 			return fmt.Errorf("%s:%d: job %q: %w", f.Path, j.Line, j.Name, err)
 		}
+		if j.Ingest.QuarantineRedact == "hash" && os.Getenv("TXLAKE_PII_KEY") == "" {
+			return usage(fmt.Errorf("%s:%d: job %q: quarantine_redact hash needs $TXLAKE_PII_KEY for the HMAC key", f.Path, j.Line, j.Name))
+		}
 	case j.Drift != nil && j.Drift.Config != "":
 		if _, err := drift.LoadConfig(j.Drift.Config); err != nil {
 			return fmt.Errorf("%s:%d: job %q: %w", f.Path, j.Line, j.Name, err)
