@@ -32,6 +32,7 @@ type ingestOptions struct {
 	maxQuarantineRatio float64
 	workers            int
 	quarantineRedact   string
+	metricsFile        string
 }
 
 func newIngestCmd(g *globalOptions) *cobra.Command {
@@ -74,6 +75,7 @@ re-run never duplicates rows. Every run reconciles:
 	f.Float64Var(&o.maxQuarantineRatio, "max-quarantine-ratio", 1, "fail with exit 4 and commit nothing when quarantined/read rows exceed this ratio (0..1)")
 	f.IntVar(&o.workers, "workers", 0, "decode workers (default: number of CPUs)")
 	f.StringVar(&o.quarantineRedact, "quarantine-redact", "", "redact PII fields in the raw lines kept in quarantine: mask or hash (hash needs $TXLAKE_PII_KEY)")
+	addMetricsFlag(cmd, &o.metricsFile)
 	return cmd
 }
 
@@ -134,11 +136,17 @@ func runIngest(ctx context.Context, o *ingestOptions) error {
 	if ratio >= 1 {
 		ratio = -1 // 1 means "no limit"
 	}
+	started := time.Now()
 	res, err := ingest.Run(ctx, ingest.Options{
 		Schema: s, Sources: o.sources, Format: ingest.Format(o.format), Store: st, LakeURL: lakeURL,
 		DryRun: o.dryRun, MaxLineBytes: o.maxLineBytes, MaxQuarantineRatio: ratio, PIIKey: piiKey,
 		Workers: o.workers, From: o.from, To: o.to, QuarantineRedact: o.quarantineRedact, Logger: o.g.logger, Progress: prog,
 	})
+	if o.metricsFile != "" && !o.dryRun {
+		if merr := writeIngestMetrics(o.metricsFile, res, err, started); merr != nil && err == nil {
+			err = merr
+		}
+	}
 	if res != nil {
 		if o.json {
 			if perr := printJSON(o.g.streams.Out, res); perr != nil && err == nil {

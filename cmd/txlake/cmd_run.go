@@ -134,13 +134,9 @@ func openJobEnv(ctx context.Context, g *globalOptions, f *config.File, lakeFlag 
 	return &jobEnv{g: g, file: f, lake: lf, st: st, lakeURL: lakeURL}, func() { st.Close() }, nil
 }
 
-// jobMetrics turns one run's outcome into its metrics.
+// jobMetrics turns one run of job j into its metrics.
 func jobMetrics(command string, j *config.Job, r *jobRun, code int, started time.Time) runMetrics {
-	now := time.Now()
-	return runMetrics{command: command, job: j.Name, kind: string(j.Kind), exitCode: code,
-		finished: float64(now.UnixMilli()) / 1000, duration: now.Sub(started).Seconds(),
-		rowsRead: r.RowsRead, rowsWritten: r.RowsWritten, rowsQuarantined: r.RowsQuarantined,
-		rowsDuplicate: r.RowsDuplicate, bytesRead: r.BytesRead}
+	return newRunMetrics(command, j.Name, string(j.Kind), r, code, started)
 }
 
 // randomRunSuffix is the random part of a run id.

@@ -6,17 +6,21 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/txlake/txlake/jobs/backfill"
+	"github.com/txlake/txlake/jobs/drift"
 	"github.com/txlake/txlake/jobs/ingest"
 	"github.com/txlake/txlake/storage/lake"
 )
@@ -26,10 +30,7 @@ import (
 // an archive job, and returns its path.
 func jobsFixture(t *testing.T, dir, lakeDir, sources string) string {
 	t.Helper()
-	schema, err := filepath.Abs(cliSchema)
-	if err != nil {
-		t.Fatal(err)
-	}
+	schema := mustAbs(t, cliSchema)
 	doc := fmt.Sprintf(`lake: %s
 defaults:
   max_quarantine_ratio: 0.5
@@ -149,16 +150,7 @@ func TestRunJobAndPlan(t *testing.T) {
 	}
 
 	// Appending a line changes the input: inputs_changed.
-	f, err := os.OpenFile(filepath.Join(src, "transactions-2026-01-01.jsonl"), os.O_APPEND|os.O_WRONLY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := f.WriteString("{}\n"); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Close(); err != nil {
-		t.Fatal(err)
-	}
+	jobsAppend(t, filepath.Join(src, "transactions-2026-01-01.jsonl"), "{}\n")
 	p = jobsPlan(t, jobs, "--from", "2026-01-01", "--to", "2026-01-01")
 	if p.Tasks[0].Status != string(backfill.StatusInputsChanged) || !strings.Contains(p.Tasks[0].Reason, "1 changed") {
 		t.Fatalf("after changing the input: %+v", p.Tasks[0])
@@ -565,4 +557,101 @@ func jobsCheckManifests(t *testing.T, lakeDir string) {
 	for dt, b := range crashManifests(t, lakeDir) {
 		crashVerifyFiles(t, lakeDir, svcParseManifest(t, crashTable, dt, b))
 	}
+}
+
+// A drift job with fail_on_drift exits 3 on drift and records it; an ingest
+// job over its quarantine threshold exits 4 and POSTs its run record to the
+// job's webhook.
+func TestJobExitCodesDriftAndThreshold(t *testing.T) {
+	root := t.TempDir()
+	src, lakeDir := filepath.Join(root, "logs"), filepath.Join(root, "lake")
+	cliMust(t, "gen", "--out", src, "--days", "2", "--rows-per-day", "800", "--seed", "3",
+		"--drift", "from=2026-01-02,amount_scale=4,country=BR:0.6,new_currency=CHF")
+	jobs := jobsFixture(t, root, lakeDir, dayTemplate(src, ".jsonl"))
+	for _, d := range []string{"2026-01-01", "2026-01-02"} {
+		cliMust(t, "run", "pay", "--jobs", jobs, "--date", d)
+	}
+	// pay-drift compares 2026-01-01..2026-01-02 with the run date ("today").
+	jobsAppend(t, jobs, `  drift-day2:
+    kind: drift
+    table: transactions
+    reference: '{{ (.Date.AddDate 0 0 -1).Format "2006-01-02" }}'
+    current: today
+    fail_on_drift: true
+    format: text
+`)
+	r := cliRun(t, "run", "drift-day2", "--jobs", jobs, "--date", "2026-01-02")
+	if r.code != exitDrift || !strings.Contains(r.stderr, "drift detected in table transactions") {
+		t.Fatalf("drift job: exit %d, want 3\n%s", r.code, r.stderr)
+	}
+	r = cliMust(t, "runs", "--lake", lakeDir, "--job", "drift-day2", "--json")
+	if !strings.Contains(r.stdout, `"outcome": "drift_detected"`) {
+		t.Errorf("drift run record:\n%s", r.stdout)
+	}
+
+	var got struct {
+		sync.Mutex
+		event, sig string
+		body       []byte
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		got.Lock()
+		got.event, got.sig, got.body = r.Header.Get(drift.WebhookEventHeader), r.Header.Get(drift.WebhookSignatureHeader), b
+		got.Unlock()
+	}))
+	defer srv.Close()
+	jobsAppend(t, jobs, fmt.Sprintf(`  strict:
+    kind: ingest
+    schema: %s
+    sources: '%s'
+    max_quarantine_ratio: 0.0001
+    webhooks: [%s/hook]
+`, mustAbs(t, cliSchema), dayTemplate(src, ".jsonl"), srv.URL))
+	t.Setenv(drift.WebhookSecretEnv, "s3cret")
+	prom := filepath.Join(root, "strict.prom")
+	r = cliRun(t, "run", "strict", "--jobs", jobs, "--date", "2026-01-01", "--metrics-file", prom)
+	if r.code != exitQuality {
+		t.Fatalf("strict job: exit %d, want 4\n%s", r.code, r.stderr)
+	}
+	got.Lock()
+	defer got.Unlock()
+	var rec ingest.Result
+	if err := json.Unmarshal(got.body, &rec); err != nil || rec.Outcome != "threshold_breached" || rec.Job != "strict" {
+		t.Fatalf("webhook body (%v): %s", err, got.body)
+	}
+	if got.event != "run_failed" || got.sig != drift.WebhookSignature([]byte("s3cret"), got.body) {
+		t.Errorf("webhook event %q signature %q", got.event, got.sig)
+	}
+	if b, err := os.ReadFile(prom); err != nil || !strings.Contains(string(b), `txlake_job_exit_code{job="strict",kind="ingest",command="run"} 4`) {
+		t.Errorf("metrics (%v):\n%s", err, b)
+	}
+	// ad-hoc ingest writes metrics too
+	cliMust(t, "ingest", "--schema", cliSchema, "--source", filepath.Join(src, "*.jsonl"), "--lake", filepath.Join(root, "adhoc"), "--metrics-file", prom)
+	if b, err := os.ReadFile(prom); err != nil || !strings.Contains(string(b), `txlake_job_rows_read{job="ingest",kind="ingest",command="ingest"} 1600`) {
+		t.Errorf("ingest metrics (%v):\n%s", err, b)
+	}
+}
+
+func jobsAppend(t *testing.T, path, text string) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteString(text); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func mustAbs(t *testing.T, p string) string {
+	t.Helper()
+	a, err := filepath.Abs(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
 }

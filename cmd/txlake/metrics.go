@@ -6,6 +6,9 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"time"
+
+	"github.com/txlake/txlake/jobs/ingest"
 )
 
 // metric is one Prometheus metric family with its samples.
@@ -120,4 +123,24 @@ func writeMetricsFile(path string, r runMetrics) error {
 		return nil
 	}
 	return writeFileAtomic(path, formatMetrics(r.families()))
+}
+
+// writeIngestMetrics writes the metrics of an ad-hoc ingest (job "ingest").
+func writeIngestMetrics(path string, res *ingest.Result, err error, started time.Time) error {
+	var r jobRun
+	if res != nil {
+		r = jobRun{RowsRead: res.RowsRead, RowsWritten: res.RowsWritten, RowsQuarantined: res.RowsQuarantined,
+			RowsDuplicate: res.RowsDuplicate, BytesRead: res.BytesRead}
+	}
+	m := newRunMetrics("ingest", "ingest", "ingest", &r, exitCode(err), started)
+	return writeMetricsFile(path, m)
+}
+
+// newRunMetrics turns one run's outcome into its metrics.
+func newRunMetrics(command, job, kind string, r *jobRun, code int, started time.Time) runMetrics {
+	now := time.Now()
+	return runMetrics{command: command, job: job, kind: kind, exitCode: code,
+		finished: float64(now.UnixMilli()) / 1000, duration: now.Sub(started).Seconds(),
+		rowsRead: r.RowsRead, rowsWritten: r.RowsWritten, rowsQuarantined: r.RowsQuarantined,
+		rowsDuplicate: r.RowsDuplicate, bytesRead: r.BytesRead}
 }
