@@ -12,6 +12,7 @@ import (
 	"github.com/txlake/txlake/jobs/config"
 	"github.com/txlake/txlake/jobs/drift"
 	"github.com/txlake/txlake/schemas"
+	"github.com/txlake/txlake/storage/backend"
 )
 
 // defaultJobsFile is the jobs file when neither --jobs nor $TXLAKE_JOBS is set.
@@ -160,13 +161,13 @@ func runJobsList(_ context.Context, o *jobsOptions) error {
 		if j.Ingest != nil {
 			e.Schema = j.Ingest.Schema
 			for _, s := range j.Ingest.Sources {
-				e.Sources = append(e.Sources, s.Text)
+				e.Sources = append(e.Sources, backend.Redact(s.Text)) // no user:password@ in listings
 			}
 		}
 		entries = append(entries, e)
 	}
 	if o.json {
-		return printJSON(o.g.streams.Out, map[string]any{"version": 1, "file": f.Path, "lake": f.Lake, "jobs": entries})
+		return printJSON(o.g.streams.Out, map[string]any{"version": 1, "file": f.Path, "lake": backend.Redact(f.Lake), "jobs": entries})
 	}
 	tw := tabwriter.NewWriter(o.g.streams.Out, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "JOB\tKIND\tTABLE / SCHEMA\tINPUTS")

@@ -18,7 +18,8 @@ Configure with environment variables of the scheduler and workers:
 TXLAKE_BIN (default ``txlake``), TXLAKE_JOBS (the jobs file, default
 ``/etc/txlake/jobs.yaml``), TXLAKE_DAG_JOB (the ingest job, default
 ``payments``), TXLAKE_DAG_DRIFT_JOB (default ``payments-drift``; empty for
-none) and TXLAKE_DAG_SHARDS (shards per date, default 1). See docs/scaling.md.
+none), TXLAKE_DAG_SHARDS (shards per date, default 1) and TXLAKE_DAG_PARALLEL
+(mapped tasks at once, default 1). See docs/scaling.md.
 
 The functions above the DAG are plain Python, so they are tested without
 Airflow (cmd/txlake/airflow_test.go).
@@ -38,6 +39,9 @@ JOBS_FILE = os.environ.get("TXLAKE_JOBS", "/etc/txlake/jobs.yaml")
 INGEST_JOB = os.environ.get("TXLAKE_DAG_JOB", "payments")
 DRIFT_JOB = os.environ.get("TXLAKE_DAG_DRIFT_JOB", "payments-drift")
 SHARDS = int(os.environ.get("TXLAKE_DAG_SHARDS", "1"))
+# Mapped tasks at once. Shards of one date write the same partition: keep 1
+# until the txlake build has the partition lease (docs/scaling.md).
+PARALLEL = int(os.environ.get("TXLAKE_DAG_PARALLEL", "1"))
 
 EXIT_OK = 0
 EXIT_DRIFT = 3
@@ -145,7 +149,7 @@ if DAG is not None:
         schedule="@daily",
         start_date=datetime(2026, 1, 1),
         catchup=False,  # a backfill is `airflow dags backfill`, or `txlake backfill`
-        max_active_runs=4,
+        max_active_runs=PARALLEL,  # dates overlap through late events; see PARALLEL
         default_args={
             "retries": 3,
             "retry_delay": timedelta(minutes=5),
@@ -158,7 +162,7 @@ if DAG is not None:
         def plan(ds=None) -> list[str]:
             return run_plan(ds)
 
-        runs = TxlakeOperator.partial(task_id="run", max_active_tis_per_dag=16).expand(
+        runs = TxlakeOperator.partial(task_id="run", max_active_tis_per_dag=PARALLEL).expand(
             bash_command=plan()
         )
         if DRIFT_JOB:
