@@ -55,7 +55,8 @@ contribution.
 Ctrl-C or SIGTERM stops it cleanly: no new date starts, dates under way stop
 before their commit or finish a commit already started, and nothing is
 half-committed. The summary lists every date's outcome (committed, skipped,
-failed, not_run); any failed date makes the exit code non-zero and is named.
+failed, interrupted, not_run); any failed date makes the exit code non-zero
+and is named.
 
 ` + exitCodesHelp,
 		Example: `  txlake backfill payments --from 2026-01-01 --to 2026-01-31 --parallel 4
@@ -185,8 +186,9 @@ func runBackfill(ctx context.Context, o *backfillOptions) error {
 	switch {
 	case ctx.Err() != nil:
 		outcome = "interrupted"
-		err = fmt.Errorf("%w after %d of %d dates (%d not run); re-run it to finish: %w",
-			backfill.ErrInterrupted, len(dates)-counts[backfill.OutcomeNotRun], len(dates), counts[backfill.OutcomeNotRun], context.Canceled)
+		left := counts[backfill.OutcomeNotRun] + counts[backfill.OutcomeInterrupted]
+		err = fmt.Errorf("%w with %d of %d dates left (not run or stopped before their commit); re-run it to finish: %w",
+			backfill.ErrInterrupted, left, len(dates), context.Canceled)
 	case err != nil:
 		outcome = "failed"
 	}
@@ -241,8 +243,8 @@ func (e *backfillError) ExitCode() int { return e.err.Code }
 // printBackfillSummary writes the per-date table of a backfill.
 func printBackfillSummary(w io.Writer, s *backfillSummary) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, "backfill %s %s..%s: %s — %d committed, %d skipped, %d failed, %d not run\n\n", s.Job, s.From, s.To, s.Outcome,
-		s.Counts["committed"], s.Counts["skipped"], s.Counts["failed"], s.Counts["not_run"])
+	fmt.Fprintf(&b, "backfill %s %s..%s: %s — %d committed, %d skipped, %d failed, %d interrupted, %d not run\n\n", s.Job, s.From, s.To, s.Outcome,
+		s.Counts["committed"], s.Counts["skipped"], s.Counts["failed"], s.Counts["interrupted"], s.Counts["not_run"])
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "DATE\tOUTCOME\tREAD\tWRITTEN\tQUARANTINED\tDUPLICATE\tTIME\tRUN / ERROR")
 	for _, r := range s.Dates {

@@ -438,24 +438,7 @@ func TestBackfillKilledHalfwayResumes(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	var waitErr error
-	killed := false
-poll:
-	for {
-		select {
-		case waitErr = <-exited:
-			break poll
-		case <-time.After(5 * time.Millisecond):
-		}
-		if recs, _ := filepath.Glob(filepath.Join(lakeDir, "_runs", "pay", "*.json")); len(recs) >= 15 {
-			_ = cmd.Process.Signal(syscall.SIGKILL)
-			waitErr = <-exited
-			killed = true
-			break
-		}
-	}
+	killed, waitErr := jobsSignalAfterRuns(cmd, lakeDir, 15, syscall.SIGKILL)
 	if !killed {
 		t.Fatalf("the backfill finished (%v) before the kill; it needs more data\n%s", waitErr, stderr.String())
 	}
@@ -532,23 +515,22 @@ func TestBackfillSigtermStopsCleanly(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	for {
-		if recs, _ := filepath.Glob(filepath.Join(lakeDir, "_runs", "pay", "*.json")); len(recs) >= 2 {
-			break
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	_ = cmd.Process.Signal(syscall.SIGTERM)
-	err := cmd.Wait()
+	_, err := jobsSignalAfterRuns(cmd, lakeDir, 2, syscall.SIGTERM)
 	var sum backfillSummary
 	if jerr := json.Unmarshal(stdout.Bytes(), &sum); jerr != nil {
 		t.Fatalf("summary: %v (exit %v)\n%s", jerr, err, stderr.String())
+	}
+	t.Logf("SIGTERM after 2 run records: outcome %s, %v", sum.Outcome, sum.Counts)
+	for _, d := range sum.Dates {
+		if d.Outcome == backfill.OutcomeFailed {
+			t.Errorf("%s failed: %s", d.Date, d.Error)
+		}
 	}
 	if sum.Outcome == "interrupted" {
 		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != exitFailure {
 			t.Fatalf("interrupted backfill: %v, want exit 1", err)
 		}
-		if sum.Counts["not_run"] == 0 || !strings.Contains(stderr.String(), "nothing was half-committed") {
+		if sum.Counts["not_run"] == 0 || sum.Counts["failed"] != 0 || !strings.Contains(stderr.String(), "nothing was half-committed") {
 			t.Errorf("interrupted: counts %v\n%s", sum.Counts, stderr.String())
 		}
 	}
@@ -665,4 +647,23 @@ func mustAbs(t *testing.T, p string) string {
 		t.Fatal(err)
 	}
 	return a
+}
+
+// jobsSignalAfterRuns waits until job pay has n run records in lakeDir (its
+// dates commit), then sends sig to the started cmd and waits for it. It
+// reports whether the signal was sent before cmd exited, and cmd's error.
+func jobsSignalAfterRuns(cmd *exec.Cmd, lakeDir string, n int, sig syscall.Signal) (bool, error) {
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	for {
+		select {
+		case err := <-exited:
+			return false, err
+		case <-time.After(5 * time.Millisecond):
+		}
+		if recs, _ := filepath.Glob(filepath.Join(lakeDir, "_runs", "pay", "*.json")); len(recs) >= n {
+			_ = cmd.Process.Signal(sig)
+			return true, <-exited
+		}
+	}
 }

@@ -108,7 +108,7 @@ func (r runMetrics) families() []metric {
 	}
 	if r.dates != nil {
 		m := metric{"txlake_backfill_dates", "Dates of the job's last backfill by outcome.", "gauge", nil}
-		for _, o := range []string{"committed", "skipped", "failed", "not_run"} {
+		for _, o := range []string{"committed", "skipped", "failed", "interrupted", "not_run"} {
 			m.samples = append(m.samples, sample{labels: append(append([][2]string(nil), l...), [2]string{"outcome", o}), value: float64(r.dates[o])})
 		}
 		fams = append(fams, m)

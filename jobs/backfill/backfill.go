@@ -138,6 +138,9 @@ const (
 	OutcomeSkipped   Outcome = "skipped"   // already committed from the same inputs
 	OutcomeFailed    Outcome = "failed"    // run and failed; nothing of it is half-committed
 	OutcomeNotRun    Outcome = "not_run"   // interrupted before it started
+	// OutcomeInterrupted: stopped by Ctrl-C or SIGTERM before its commit
+	// (nothing of it is committed; a re-run does it).
+	OutcomeInterrupted Outcome = "interrupted"
 )
 
 // DateResult is one date's line of a backfill summary.
@@ -225,7 +228,7 @@ func runOne(ctx context.Context, o Options, r *DateResult) {
 	if o.Skip != nil {
 		skip, err := o.Skip(ctx, r.Date)
 		if err != nil {
-			r.Outcome, r.Error, r.ExitCode = OutcomeFailed, err.Error(), o.ExitCode(err)
+			r.fail(ctx, err, o.ExitCode)
 			return
 		}
 		if skip {
@@ -241,15 +244,24 @@ func runOne(ctx context.Context, o Options, r *DateResult) {
 			return
 		}
 		if o.Retry == nil || !o.Retry(err) || r.Attempts >= o.Attempts || ctx.Err() != nil {
-			r.Outcome, r.Error, r.ExitCode = OutcomeFailed, err.Error(), o.ExitCode(err)
+			r.fail(ctx, err, o.ExitCode)
 			return
 		}
 	}
 }
 
+// fail records a date's error: interrupted when the backfill was cancelled
+// and the error is the cancellation, else failed.
+func (r *DateResult) fail(ctx context.Context, err error, exitCode func(error) int) {
+	r.Outcome, r.Error, r.ExitCode = OutcomeFailed, err.Error(), exitCode(err)
+	if ctx.Err() != nil && errors.Is(err, context.Canceled) {
+		r.Outcome = OutcomeInterrupted
+	}
+}
+
 // Summary counts the outcomes of results.
 func Summary(results []DateResult) map[Outcome]int {
-	m := map[Outcome]int{OutcomeCommitted: 0, OutcomeSkipped: 0, OutcomeFailed: 0, OutcomeNotRun: 0}
+	m := map[Outcome]int{OutcomeCommitted: 0, OutcomeSkipped: 0, OutcomeFailed: 0, OutcomeInterrupted: 0, OutcomeNotRun: 0}
 	for _, r := range results {
 		m[r.Outcome]++
 	}

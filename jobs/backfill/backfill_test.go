@@ -80,7 +80,7 @@ func TestRun(t *testing.T) {
 	if err := Failed(res); !errors.As(err, &fe) || fe.Code != 75 {
 		t.Errorf("all failures temporary: %v, want code 75", err)
 	}
-	if s := Summary(res); s[OutcomeCommitted] != 5 || s[OutcomeFailed] != 2 || s[OutcomeSkipped] != 1 || s[OutcomeNotRun] != 0 {
+	if s := Summary(res); s[OutcomeCommitted] != 5 || s[OutcomeFailed] != 2 || s[OutcomeSkipped] != 1 || s[OutcomeNotRun] != 0 || len(s) != 5 {
 		t.Errorf("summary %v", s)
 	}
 }
