@@ -41,7 +41,7 @@ FUZZTIME ?= 20s
 GORELEASER_VERSION := v2.15.1
 GORELEASER ?= $(GO) run github.com/goreleaser/goreleaser/v2@$(GORELEASER_VERSION)
 
-.PHONY: help build demo demo-s3 demo-hdfs services-stop test deps bench fuzz release-check lint clean clean-all
+.PHONY: help build demo demo-s3 demo-hdfs services-stop test test-airflow deps bench fuzz release-check lint clean clean-all
 
 help: ## list the targets
 	@echo "Usage: make TARGET [LAKE=dir] [SERVICES='s3 hdfs'] [TXLAKE_REQUIRE_SERVICES=1]"
@@ -107,6 +107,16 @@ deps: $(DEPS_STAMP) ## install the tests' Python packages into .cache/venv (no-o
 
 test: deps ## run all Go tests with -race (starts the SERVICES)
 	testdata/services/with-services.sh $(SERVICES) -- $(GO) test $(TEST_FLAGS) ./...
+
+# The Airflow DAG test with Apache Airflow itself installed (not in `make
+# test`: installing apache-airflow takes about 3 minutes; `make test` checks
+# the DAG's commands against `txlake plan` without Airflow).
+AIRFLOW_VERSION ?= 3.3.2
+AIRFLOW_VENV := .cache/airflow-venv
+test-airflow: ## import and check deploy/airflow/txlake_dag.py under Apache Airflow (installs it into .cache/airflow-venv)
+	@test -x $(AIRFLOW_VENV)/bin/python || $(PYTHON3) -m venv $(AIRFLOW_VENV)
+	$(AIRFLOW_VENV)/bin/python -c 'import airflow' 2>/dev/null || $(AIRFLOW_VENV)/bin/pip install --quiet --disable-pip-version-check apache-airflow==$(AIRFLOW_VERSION)
+	AIRFLOW_HOME=$(abspath .cache/airflow-home) TXLAKE_PYTHON=$(abspath $(AIRFLOW_VENV)/bin/python) $(GO) test -count=1 -run TestAirflowDAGCommandsMatchPlan -v ./cmd/txlake
 
 bench: ## run the benchmarks once (placeholder)
 	$(GO) test -run '^$$' -bench . -benchtime 1x ./...

@@ -36,6 +36,9 @@ type driftOptions struct {
 	trendDays      int
 	// now is the clock for --as-of's default and the report's timestamp.
 	now func() time.Time
+	// onReport, if set, sees the report once it is computed (drift jobs
+	// record whether drift was detected).
+	onReport func(*drift.Report)
 }
 
 func newDriftCmd(g *globalOptions) *cobra.Command {
@@ -170,6 +173,9 @@ func runDrift(ctx context.Context, o *driftOptions) error {
 	if err != nil {
 		return err
 	}
+	if o.onReport != nil {
+		o.onReport(rep)
+	}
 	var buf bytes.Buffer
 	if err := drift.Write(&buf, rep, o.format); err != nil {
 		return err
@@ -202,11 +208,11 @@ func runDrift(ctx context.Context, o *driftOptions) error {
 }
 
 // writeFileAtomic writes data to path through a temporary file in the same
-// directory, so readers never see a half-written report.
+// directory, so readers never see a half-written file (reports, metrics).
 func writeFileAtomic(path string, data []byte) error {
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
 	if err != nil {
-		return fmt.Errorf("write report: %w", err)
+		return fmt.Errorf("write %s: %w", path, err)
 	}
 	_, werr := tmp.Write(data)
 	cerr := tmp.Close()
@@ -221,7 +227,7 @@ func writeFileAtomic(path string, data []byte) error {
 	}
 	if werr != nil {
 		os.Remove(tmp.Name())
-		return fmt.Errorf("write report %s: %w", path, werr)
+		return fmt.Errorf("write %s: %w", path, werr)
 	}
 	return nil
 }

@@ -34,6 +34,7 @@ type ingestOptions struct {
 	workers            int
 	quarantineRedact   string
 	lockTimeout        time.Duration
+	metricsFile        string
 }
 
 func newIngestCmd(g *globalOptions) *cobra.Command {
@@ -77,6 +78,7 @@ re-run never duplicates rows. Every run reconciles:
 	f.IntVar(&o.workers, "workers", 0, "decode workers (default: number of CPUs)")
 	f.StringVar(&o.quarantineRedact, "quarantine-redact", "", "redact PII fields in the raw lines kept in quarantine: mask or hash (hash needs $TXLAKE_PII_KEY)")
 	f.DurationVar(&o.lockTimeout, "lock-timeout", lake.DefaultLockTimeout, "how long the commit waits for a partition another run is committing; then it fails with exit 75 (0: do not wait)")
+	addMetricsFlag(cmd, &o.metricsFile)
 	return cmd
 }
 
@@ -170,12 +172,18 @@ func runIngest(ctx context.Context, o *ingestOptions) error {
 	if ratio >= 1 {
 		ratio = -1 // 1 means "no limit"
 	}
+	started := time.Now()
 	res, err := ingest.Run(ctx, ingest.Options{
 		Schema: s, Sources: o.sources, Format: ingest.Format(o.format), Store: st, LakeURL: lakeURL,
 		DryRun: o.dryRun, MaxLineBytes: o.maxLineBytes, MaxQuarantineRatio: ratio, PIIKey: piiKey,
 		Workers: o.workers, From: o.from, To: o.to, QuarantineRedact: o.quarantineRedact, Logger: o.g.logger, Progress: prog,
 		Lock: lock,
 	})
+	if o.metricsFile != "" && !o.dryRun {
+		if merr := writeIngestMetrics(o.metricsFile, res, err, started); merr != nil && err == nil {
+			err = merr
+		}
+	}
 	if res != nil {
 		if o.json {
 			if perr := printJSON(o.g.streams.Out, res); perr != nil && err == nil {

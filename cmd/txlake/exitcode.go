@@ -65,7 +65,10 @@ func exitCode(err error) int {
 	var de *driftError
 	var ce interface{ ConfigError() bool }
 	var qi interface{ QualityError() bool }
+	var ec interface{ ExitCode() int }
 	switch {
+	case errors.As(err, &ec):
+		return ec.ExitCode()
 	case errors.As(err, &ue):
 		return exitUsage
 	case errors.As(err, &ce) && ce.ConfigError():

@@ -18,6 +18,7 @@ type progress struct {
 	w      io.Writer
 	log    *slog.Logger
 	what   string
+	unit   string // what is counted: "" for bytes, else e.g. "dates"
 	bar    *progressbar.ProgressBar
 	total  int64
 	done   atomic.Int64
@@ -34,14 +35,18 @@ func newProgress(w io.Writer, tty bool, log *slog.Logger, what string) *progress
 func (p *progress) Start(total int64) {
 	p.total, p.start = total, time.Now()
 	if p.tty {
-		p.bar = progressbar.NewOptions64(total,
+		opts := []progressbar.Option{
 			progressbar.OptionSetWriter(p.w),
 			progressbar.OptionSetDescription(p.what),
-			progressbar.OptionShowBytes(true),
+			progressbar.OptionShowBytes(p.unit == ""),
 			progressbar.OptionSetWidth(30),
-			progressbar.OptionThrottle(100*time.Millisecond),
+			progressbar.OptionThrottle(100 * time.Millisecond),
 			progressbar.OptionClearOnFinish(),
-		)
+		}
+		if p.unit != "" {
+			opts = append(opts, progressbar.OptionShowCount())
+		}
+		p.bar = progressbar.NewOptions64(total, opts...)
 		return
 	}
 	p.stop = make(chan struct{})
@@ -60,6 +65,10 @@ func (p *progress) Start(total int64) {
 				pct := 0.0
 				if p.total > 0 {
 					pct = 100 * float64(d) / float64(p.total)
+				}
+				if p.unit != "" {
+					p.log.Info(p.what+" progress", p.unit, d, "total", p.total, "percent", int(pct))
+					continue
 				}
 				p.log.Info(p.what+" progress", "bytes", d, "total", p.total, "percent", int(pct), "rate", humanize.Bytes(uint64(float64(d)/max(el, 0.001)))+"/s")
 			}

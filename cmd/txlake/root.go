@@ -72,6 +72,11 @@ with DuckDB.
 		newVerifyCmd(g),
 		newArchiveCmd(g),
 		newRestoreCmd(g),
+		newJobsCmd(g),
+		newRunCmd(g),
+		newBackfillCmd(g),
+		newPlanCmd(g),
+		newRunsCmd(g),
 	)
 	return root, g
 }

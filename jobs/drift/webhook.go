@@ -46,6 +46,8 @@ const (
 // WebhookOptions configures SendWebhooks. Zero values take the defaults.
 type WebhookOptions struct {
 	URLs []string
+	// Event is the X-Txlake-Event header (default WebhookEvent, "drift").
+	Event string
 	// Secret keys the signature; empty sends the webhooks unsigned (with a
 	// warning in the log).
 	Secret []byte
@@ -179,6 +181,15 @@ func SendWebhooks(ctx context.Context, rep *Report, opts WebhookOptions) error {
 	return sendWebhookBody(ctx, body, opts)
 }
 
+// SendWebhookJSON POSTs body, a JSON document, like SendWebhooks: signed,
+// retried, to every URL; opts.Event names it (e.g. "run_failed").
+func SendWebhookJSON(ctx context.Context, body []byte, opts WebhookOptions) error {
+	if len(opts.URLs) == 0 {
+		return nil
+	}
+	return sendWebhookBody(ctx, body, opts)
+}
+
 func sendWebhookBody(ctx context.Context, body []byte, opts WebhookOptions) error {
 	opts = opts.withDefaults()
 	if len(opts.Secret) == 0 {
@@ -250,6 +261,9 @@ func (o WebhookOptions) withDefaults() WebhookOptions {
 	if o.UserAgent == "" {
 		o.UserAgent = "txlake"
 	}
+	if o.Event == "" {
+		o.Event = WebhookEvent
+	}
 	return o
 }
 
@@ -303,7 +317,7 @@ func post(ctx context.Context, u *url.URL, body []byte, sig, delivery string, o 
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", o.UserAgent)
-	req.Header.Set(WebhookEventHeader, WebhookEvent)
+	req.Header.Set(WebhookEventHeader, o.Event)
 	req.Header.Set(WebhookDeliveryHeader, delivery)
 	if sig != "" {
 		req.Header.Set(WebhookSignatureHeader, sig)

@@ -13,6 +13,7 @@ import (
 	"math/bits"
 	"runtime"
 	"sort"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -70,6 +71,16 @@ type Options struct {
 	// Lock configures the commit's leases: TTL, clock skew allowance and
 	// how long to wait for a lease another run holds (Timeout).
 	Lock lake.LeaseOptions
+
+	// Shard keeps only this shard's share of the expanded sources (the
+	// zero value keeps all); see Shard.Contains.
+	Shard Shard
+	// CommitGate, shared by the runs of one process (a parallel backfill),
+	// keeps a run from loading a partition while another run's commit is
+	// under way: that commit's garbage collection would otherwise remove
+	// the files the loading run then writes there. nil: no gate. Runs in
+	// separate processes rely on the partition lease.
+	CommitGate *sync.RWMutex
 }
 
 // commitTimeout bounds the commit phase, which ignores interruption.
@@ -118,6 +129,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	srcs = o.Shard.filter(srcs)
 	coercers := make([]*schemas.Coercer, o.Workers)
 	for i := range coercers {
 		if coercers[i], err = s.NewCoercer(schemas.CoerceOptions{PIIKey: o.PIIKey}); err != nil {
@@ -283,7 +295,13 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	// Waiting for another run's leases (--lock-timeout) comes on top, and
 	// an interruption does stop that wait.
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), commitTimeout+o.Lock.MaxWait())
+	if o.CommitGate != nil {
+		o.CommitGate.Lock()
+	}
 	parts, err := commit.Apply(cctx, o.Store)
+	if o.CommitGate != nil {
+		o.CommitGate.Unlock()
+	}
 	cancel()
 	if p.qw != nil {
 		p.qw.discard()
@@ -768,6 +786,10 @@ func (p *pipeline) partition(ctx context.Context, day int64) (*partState, error)
 		return ps, nil
 	}
 	dt := lake.DateString(day)
+	if g := p.o.CommitGate; g != nil {
+		g.RLock()
+		defer g.RUnlock()
+	}
 	m, err := lake.ReadManifest(ctx, p.o.Store, p.s.Table, dt)
 	if err != nil {
 		return nil, err

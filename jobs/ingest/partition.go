@@ -28,6 +28,14 @@ func loadKeys(ctx context.Context, st storage.Store, s *schemas.Schema, m *lake.
 		// A merged file's rows of exclude are skipped: they are replaced.
 		skipFrom, skipTo, _ := f.RowRange(exclude)
 		if err := loadFileKeys(ctx, st, s, m.Key(f), ks, skipFrom, skipTo); err != nil {
+			if errors.Is(err, storage.ErrNotFound) {
+				// A concurrent commit replaced the partition and removed
+				// the file: say so, since a re-run is all it takes.
+				if cur, rerr := lake.ReadManifest(ctx, st, m.Table, m.Date); rerr == nil && (cur == nil || cur.Generation != m.Generation) {
+					return nil, fmt.Errorf("read keys of %s: %w (a file of generation %d is gone); re-run to include its changes",
+						st.URL(lake.PartitionDir(m.Table, m.Date)), lake.ErrConcurrentChange, m.Generation)
+				}
+			}
 			return nil, err
 		}
 	}

@@ -4,10 +4,13 @@
 package yamlnode
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
+	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/ast"
+	"github.com/goccy/go-yaml/parser"
 )
 
 // Entry is one key of a mapping with its key and value nodes.
@@ -118,15 +121,10 @@ func Mapping(n ast.Node, what, files string, allowed []string) (map[string]Entry
 	if err := Plain(n, what, files); err != nil {
 		return nil, err
 	}
-	var values []*ast.MappingValueNode
-	switch m := n.(type) {
-	case *ast.MappingNode:
-		values = m.Values
-	case *ast.MappingValueNode:
-		values = []*ast.MappingValueNode{m}
-	default:
+	if !IsMapping(n) {
 		return nil, At(n, "%s: expected a mapping of keys to values, got %s", what, Describe(n))
 	}
+	values := Ordered(n)
 	out := make(map[string]Entry, len(values))
 	for _, mv := range values {
 		if err := Plain(mv.Key, what, files); err != nil {
@@ -192,4 +190,46 @@ func editDistance(a, b string) int {
 		prev, cur = cur, prev
 	}
 	return prev[len(b)]
+}
+
+// Document parses data as at most one YAML document and returns its body,
+// nil for an empty file. Syntax errors, several documents and a panic of
+// the YAML library (outside input's first reader) come back as an *Error
+// with the line when known.
+func Document(data []byte) (body ast.Node, err *Error) {
+	defer func() {
+		if r := recover(); r != nil {
+			body, err = nil, &Error{Msg: fmt.Sprintf("cannot parse YAML (internal parser error: %v)", r)}
+		}
+	}()
+	f, perr := parser.ParseBytes(data, 0)
+	if perr != nil {
+		var se *yaml.SyntaxError
+		if errors.As(perr, &se) && se.Token != nil && se.Token.Position != nil {
+			return nil, &Error{Line: se.Token.Position.Line, Column: se.Token.Position.Column, Msg: "invalid YAML: " + se.Message}
+		}
+		return nil, &Error{Msg: "invalid YAML: " + perr.Error()}
+	}
+	for _, d := range f.Docs {
+		if d == nil || d.Body == nil {
+			continue
+		}
+		if body != nil {
+			return nil, At(d.Body, "only one YAML document is allowed")
+		}
+		body = d.Body
+	}
+	return body, nil
+}
+
+// Ordered returns the key-value pairs of the mapping n in file order (nil
+// when n is not a mapping).
+func Ordered(n ast.Node) []*ast.MappingValueNode {
+	switch m := n.(type) {
+	case *ast.MappingNode:
+		return m.Values
+	case *ast.MappingValueNode:
+		return []*ast.MappingValueNode{m}
+	}
+	return nil
 }
