@@ -32,6 +32,8 @@ type ingestOptions struct {
 	maxQuarantineRatio float64
 	workers            int
 	quarantineRedact   string
+	job                string
+	pull               ingest.PullOptions
 }
 
 func newIngestCmd(g *globalOptions) *cobra.Command {
@@ -51,7 +53,8 @@ re-run never duplicates rows. Every run reconciles:
 ` + exitCodesHelp,
 		Example: `  txlake ingest --schema schemas/transactions.yaml --source 'landing/*.jsonl.gz'
   txlake ingest --schema s.yaml --source a.csv --source b.csv --lake /data/lake --json
-  txlake ingest --schema s.yaml --source 'logs/*.jsonl' --from 2026-01-01 --to 2026-01-31 --dry-run`,
+  txlake ingest --schema s.yaml --source 'logs/*.jsonl' --from 2026-01-01 --to 2026-01-31 --dry-run
+  PGPASSWORD=... txlake ingest --schema payments.yaml --source 'postgres://etl@db:5432/pay?table=payments' --cursor updated_at --cursor-lookback 10m`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := o.validate(); err != nil {
@@ -74,6 +77,11 @@ re-run never duplicates rows. Every run reconciles:
 	f.Float64Var(&o.maxQuarantineRatio, "max-quarantine-ratio", 1, "fail with exit 4 and commit nothing when quarantined/read rows exceed this ratio (0..1)")
 	f.IntVar(&o.workers, "workers", 0, "decode workers (default: number of CPUs)")
 	f.StringVar(&o.quarantineRedact, "quarantine-redact", "", "redact PII fields in the raw lines kept in quarantine: mask or hash (hash needs $TXLAKE_PII_KEY)")
+	f.StringVar(&o.job, "job", "", "job name of the run record and of a pull's watermark _state/<job>.json (default: ingest; pg-<table> for a postgres:// source)")
+	f.StringVar(&o.pull.Cursor, "cursor", "", "postgres:// source: pull incrementally by this column (e.g. updated_at or a bigint id); the watermark is kept in the lake")
+	f.DurationVar(&o.pull.CursorLookback, "cursor-lookback", 0, "postgres:// source: also re-read rows up to this far below the watermark, for rows committed late (time cursors)")
+	f.IntVar(&o.pull.BatchRows, "pg-batch-rows", 10000, "postgres:// source: rows per FETCH from the server-side cursor")
+	f.DurationVar(&o.pull.StatementTimeout, "pg-statement-timeout", 5*time.Minute, "postgres:// source: server-side statement_timeout of each statement of the pull")
 	return cmd
 }
 
@@ -109,6 +117,25 @@ func (o *ingestOptions) validate() error {
 	if o.workers < 0 {
 		return fmt.Errorf("--workers %d: want 0 (auto) or more", o.workers)
 	}
+	pg := false
+	for _, s := range o.sources {
+		pg = pg || ingest.IsPostgresURL(s)
+	}
+	if !pg && (o.pull.Cursor != "" || o.pull.CursorLookback != 0) {
+		return errors.New("--cursor and --cursor-lookback apply to a postgres:// source only")
+	}
+	if pg && o.format != "auto" {
+		return errors.New("--format does not apply to a postgres:// source")
+	}
+	if o.pull.BatchRows < 1 || o.pull.BatchRows > 1_000_000 {
+		return fmt.Errorf("--pg-batch-rows %d: want 1..1000000", o.pull.BatchRows)
+	}
+	if o.pull.StatementTimeout < time.Millisecond {
+		return fmt.Errorf("--pg-statement-timeout %s: want at least 1ms", o.pull.StatementTimeout)
+	}
+	if o.pull.CursorLookback < 0 {
+		return fmt.Errorf("--cursor-lookback %s: must not be negative", o.pull.CursorLookback)
+	}
 	return nil
 }
 
@@ -120,6 +147,10 @@ func runIngest(ctx context.Context, o *ingestOptions) error {
 	var piiKey []byte
 	if k := os.Getenv("TXLAKE_PII_KEY"); k != "" {
 		piiKey = []byte(k)
+	}
+	job := o.job
+	if job == "" && len(o.sources) == 1 && ingest.IsPostgresURL(o.sources[0]) {
+		job = "pg-" + s.Table
 	}
 	st, lakeURL, err := openLake(ctx, o.lake)
 	if err != nil {
@@ -138,6 +169,7 @@ func runIngest(ctx context.Context, o *ingestOptions) error {
 		Schema: s, Sources: o.sources, Format: ingest.Format(o.format), Store: st, LakeURL: lakeURL,
 		DryRun: o.dryRun, MaxLineBytes: o.maxLineBytes, MaxQuarantineRatio: ratio, PIIKey: piiKey,
 		Workers: o.workers, From: o.from, To: o.to, QuarantineRedact: o.quarantineRedact, Logger: o.g.logger, Progress: prog,
+		Job: job, Pull: o.pull,
 	})
 	if res != nil {
 		if o.json {

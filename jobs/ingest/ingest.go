@@ -60,6 +60,9 @@ type Options struct {
 	// all partitions; above it the fullest row groups are flushed.
 	BufferedRowsBudget int64
 	Now                func() time.Time
+	// Pull configures a postgres:// source (pgsource.go); with a cursor,
+	// Job also names the pull's watermark, _state/<Job>.json.
+	Pull PullOptions
 }
 
 // commitTimeout bounds the commit phase, which ignores interruption.
@@ -103,10 +106,20 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	srcs, err := resolveSources(ctx, o.Sources, o.Format)
-	defer closeSourceStores(srcs)
+	pull, err := o.preparePull(ctx)
 	if err != nil {
 		return nil, err
+	}
+	var srcs []*source
+	if pull != nil {
+		defer pull.close(ctx)
+		srcs, o.ContributionKey, res.Pull = []*source{pull.source()}, pull.key, &PullResult{}
+	} else {
+		srcs, err = resolveSources(ctx, o.Sources, o.Format)
+		defer closeSourceStores(srcs)
+		if err != nil {
+			return nil, err
+		}
 	}
 	coercers := make([]*schemas.Coercer, o.Workers)
 	for i := range coercers {
@@ -152,6 +165,9 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		o.Progress.Finish()
 	}
 	res.Timings.Process = time.Since(t1).Milliseconds()
+	if pull != nil {
+		res.Pull = pull.result(o.Store)
+	}
 	p.finishCounts()
 	if perr != nil {
 		p.abortAll(perr)
@@ -213,10 +229,14 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	// committed: it never shows rows of data that did not commit.
 	publishQuarantine := func(ctx context.Context) error {
 		if p.qw != nil && p.qw.rows > 0 {
-			return p.qw.publish(ctx, o.Store, qkey)
-		}
-		if err := o.Store.Delete(ctx, qkey); err != nil {
+			if err := p.qw.publish(ctx, o.Store, qkey); err != nil {
+				return err
+			}
+		} else if err := o.Store.Delete(ctx, qkey); err != nil {
 			return fmt.Errorf("remove the earlier quarantine file: %w", err)
+		}
+		if pull != nil {
+			return pull.commitState(ctx, o.Store, s.Table, res.RunID, now)
 		}
 		return nil
 	}

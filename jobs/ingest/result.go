@@ -28,6 +28,8 @@ type Result struct {
 	SchemaFingerprint string             `json:"schema_fingerprint"`
 	SchemaChanged     bool               `json:"schema_changed"`
 	Sources           []SourceResult     `json:"sources"`
+	// Pull describes a PostgreSQL pull (absent for file sources).
+	Pull *PullResult `json:"pull,omitempty"`
 
 	// rows_read = rows_written + rows_quarantined + rows_duplicate, exactly.
 	RowsRead        int64 `json:"rows_read"`
