@@ -424,7 +424,10 @@ func (p *pgPull) classify(err error, what string) *PullError {
 // form (pgx messages name host, user and database, never the password, but
 // a parse error may echo the string).
 func scrub(msg, conn, redacted string) string {
-	return strings.ReplaceAll(msg, conn, redacted)
+	msg = strings.ReplaceAll(msg, conn, redacted)
+	// pgx lists one line per address tried; keep the message on one line.
+	msg = strings.ReplaceAll(msg, ":\n\t", ": ")
+	return strings.ReplaceAll(msg, "\n\t", "; ")
 }
 
 // source returns the pull as a source of the pipeline: JSON lines.
