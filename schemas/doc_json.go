@@ -5,11 +5,14 @@ package schemas
 // order; empty optional parts are omitted. Defaults are filled in (from,
 // formats, dictionary), so a Doc describes exactly what was applied.
 type Doc struct {
-	Table       string     `json:"table"`
-	EventTime   string     `json:"event_time"`
-	Key         []string   `json:"key,omitempty"`
-	Fingerprint string     `json:"fingerprint"`
-	Fields      []FieldDoc `json:"fields"`
+	Table     string   `json:"table"`
+	EventTime string   `json:"event_time"`
+	Key       []string `json:"key,omitempty"`
+	// UpdatePolicy and Version are omitted for the default policy.
+	UpdatePolicy string     `json:"update_policy,omitempty"`
+	Version      string     `json:"version,omitempty"`
+	Fingerprint  string     `json:"fingerprint"`
+	Fields       []FieldDoc `json:"fields"`
 }
 
 // FieldDoc is one field of a Doc. Min and Max are the bounds as canonical
@@ -33,7 +36,10 @@ type FieldDoc struct {
 // Doc returns the stable JSON form of s. The slices are copies.
 func (s *Schema) Doc() Doc {
 	d := Doc{Table: s.Table, EventTime: s.EventTime, Key: clone(s.Key), Fingerprint: s.Fingerprint,
-		Fields: make([]FieldDoc, len(s.Fields))}
+		Fields: make([]FieldDoc, len(s.Fields)), Version: s.Version}
+	if s.UpdatePolicy == UpdateReplace {
+		d.UpdatePolicy = s.UpdatePolicy
+	}
 	for i := range s.Fields {
 		f := &s.Fields[i]
 		fd := FieldDoc{Name: f.Name, Type: f.Type.String(), Required: f.Required, From: clone(f.From),

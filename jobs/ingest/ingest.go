@@ -245,7 +245,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		SeenGeneration: map[string]int64{}, Now: now, AfterManifests: publishQuarantine}
 	for day, ps := range p.parts {
 		dt := lake.DateString(day)
-		commit.Partitions[dt] = &lake.PartitionWrite{Files: ps.w.files, RowsWritten: ps.written, RowsDuplicate: ps.dup}
+		commit.Partitions[dt] = &lake.PartitionWrite{Files: ps.w.files, RowsWritten: ps.written, RowsDuplicate: ps.dup, Rewrites: ps.rewrites}
 		commit.SeenGeneration[dt] = ps.gen
 	}
 	// Once the commit starts it runs to the end even if the run is
@@ -389,6 +389,10 @@ type partState struct {
 	dup     int64
 	pending int64 // rows sent since the last flush
 	msg     partMsg
+	// update_policy: replace (replace.go)
+	versions *versionIndex
+	replaced int64
+	rewrites []lake.Rewrite
 }
 
 type pipeline struct {
@@ -461,6 +465,9 @@ func (p *pipeline) run(ctx context.Context) error {
 	err := g.Wait()
 	if err == nil {
 		err = p.closeWriters()
+	}
+	if err == nil {
+		err = p.rewriteReplaced(p.ctx)
 	}
 	return err
 }
@@ -657,7 +664,7 @@ func (p *pipeline) apply(ctx context.Context, b *batch) error {
 		}
 		if len(b.keys) > 0 {
 			k := b.keys[r]
-			if !ps.keys.Add(k) {
+			if !ps.keys.Add(k) && !ps.replaces(b, r, k, p.s.VersionIndex) {
 				ps.dup++
 				continue
 			}
@@ -739,6 +746,11 @@ func (p *pipeline) partition(ctx context.Context, day int64) (*partState, error)
 		return nil, err
 	}
 	ps := &partState{day: day, keys: ks}
+	if p.s.UpdatePolicy == schemas.UpdateReplace {
+		if ps.versions, err = loadVersions(ctx, p.o.Store, p.s, m, p.contrib); err != nil {
+			return nil, err
+		}
+	}
 	if m != nil {
 		ps.gen = m.Generation
 	}
@@ -808,6 +820,9 @@ func (p *pipeline) abortAll(err error) {
 				p.o.Logger.Warn("could not remove a file of the failed run; the next commit of the partition removes it", "file", p.o.Store.URL(key), "err", derr)
 			}
 		}
+		for _, derr := range ps.removeRewrites(ctx, p.o.Store, p.s.Table) {
+			p.o.Logger.Warn("could not remove a file of the failed run; the next commit of the partition removes it", "err", derr)
+		}
 	}
 }
 
@@ -824,6 +839,7 @@ func (p *pipeline) finishCounts() {
 	for _, ps := range p.parts {
 		res.RowsWritten += ps.written
 		res.RowsDuplicate += ps.dup
+		res.RowsReplaced += ps.replaced
 	}
 	res.Reconciled = res.RowsRead == res.RowsWritten+res.RowsQuarantined+res.RowsDuplicate
 	for _, rc := range p.reasons {
