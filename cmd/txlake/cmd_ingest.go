@@ -206,13 +206,20 @@ func printIngestSummary(w io.Writer, r *ingest.Result) error {
 	for _, s := range r.Sources {
 		size += s.Bytes
 	}
-	fmt.Fprintf(&b, "sources     %s files, %s stored, %s decoded\n", humanize.Comma(int64(len(r.Sources))), humanize.IBytes(uint64(size)), humanize.IBytes(uint64(r.BytesRead)))
+	if r.Pull != nil {
+		printPullSummary(&b, r)
+	} else {
+		fmt.Fprintf(&b, "sources     %s files, %s stored, %s decoded\n", humanize.Comma(int64(len(r.Sources))), humanize.IBytes(uint64(size)), humanize.IBytes(uint64(r.BytesRead)))
+	}
 	check := "reconciled"
 	if !r.Reconciled {
 		check = "NOT RECONCILED"
 	}
 	fmt.Fprintf(&b, "rows        read %s = written %s + quarantined %s + duplicate %s  (%s)\n",
 		humanize.Comma(r.RowsRead), humanize.Comma(r.RowsWritten), humanize.Comma(r.RowsQuarantined), humanize.Comma(r.RowsDuplicate), check)
+	if r.RowsReplaced > 0 {
+		fmt.Fprintf(&b, "replaced    %s stored rows by newer versions (update_policy: replace; counted in written)\n", humanize.Comma(r.RowsReplaced))
+	}
 	if r.EmptyLines > 0 {
 		fmt.Fprintf(&b, "empty lines %s (skipped, not rows)\n", humanize.Comma(r.EmptyLines))
 	}
@@ -263,4 +270,27 @@ func printIngestSummary(w io.Writer, r *ingest.Result) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// printPullSummary writes the source line of a PostgreSQL pull.
+func printPullSummary(b *strings.Builder, r *ingest.Result) {
+	p := r.Pull
+	src := ""
+	if len(r.Sources) > 0 {
+		src = r.Sources[0].URL
+	}
+	fmt.Fprintf(b, "source      %s (%s fetches of up to %s rows, %s as JSON)\n", src, humanize.Comma(p.Fetches), humanize.Comma(int64(p.BatchRows)), humanize.IBytes(uint64(r.BytesRead)))
+	if p.Cursor == "" {
+		b.WriteString("pull        full (no --cursor): replaces the previous full pull\n")
+		return
+	}
+	before := p.WatermarkBefore
+	if before == "" {
+		before = "(first pull)"
+	}
+	fmt.Fprintf(b, "watermark   %s: %s -> %s", p.Cursor, before, p.WatermarkAfter)
+	if p.LookbackSeconds > 0 {
+		fmt.Fprintf(b, " (lookback %s)", time.Duration(p.LookbackSeconds)*time.Second)
+	}
+	b.WriteString("\n")
 }
