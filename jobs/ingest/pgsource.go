@@ -121,6 +121,9 @@ type pgPull struct {
 	cursorType string
 	before     string // watermark at start
 	last       []byte // cursor text of the last row read
+	cols       []pgColumn
+	cursorCol  int // index of the cursor's text in a fetched row, -1 without cursor
+	scratch    []byte
 	fetches    int64
 	done       bool
 }
@@ -130,10 +133,19 @@ type pgPull struct {
 func parsePostgresURL(raw string) (p *pgPull, err error) {
 	u, err := url.Parse(raw)
 	if err != nil {
-		return nil, &PullError{Source: redactPG(raw), Msg: "bad URL: " + strings.ReplaceAll(err.Error(), raw, redactPG(raw)), Config: true}
+		// url.Error quotes the whole URL; keep only the reason.
+		msg := err.Error()
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			msg = ue.Err.Error()
+		}
+		return nil, &PullError{Source: redactPG(raw), Msg: "bad URL: " + msg, Config: true}
 	}
 	p = &pgPull{redacted: redactPG(raw)}
 	bad := func(msg string) error { return &PullError{Source: p.redacted, Msg: msg, Config: true} }
+	if !IsPostgresURL(raw) || u.Opaque != "" || u.Host == "" && u.User != nil {
+		return nil, bad("not a postgres://user@host:port/database URL")
+	}
 	if _, has := u.User.Password(); has {
 		return nil, bad("the URL holds a password; give it in $PGPASSWORD or ~/.pgpass instead, so that it never reaches logs or run records")
 	}
@@ -185,11 +197,15 @@ func parsePostgresURL(raw string) (p *pgPull, err error) {
 // keeping the user name, which helps to read an authentication error.
 func redactPG(raw string) string {
 	u, err := url.Parse(raw)
-	if err != nil {
-		// Not parseable: keep only what precedes any userinfo.
+	if err != nil || !IsPostgresURL(raw) {
+		// Not a parseable postgres URL: drop any userinfo textually.
 		if i := strings.Index(raw, "://"); i >= 0 {
 			rest := raw[i+3:]
-			if at := strings.LastIndexByte(rest, '@'); at >= 0 {
+			end := len(rest)
+			if j := strings.IndexAny(rest, "/?#"); j >= 0 {
+				end = j
+			}
+			if at := strings.LastIndexByte(rest[:end], '@'); at >= 0 {
 				return raw[:i+3] + "REDACTED" + rest[at:]
 			}
 		}
@@ -318,27 +334,50 @@ func (p *pgPull) begin(ctx context.Context) error {
 			return p.classify(err, "begin the snapshot")
 		}
 	}
-	sel := "SELECT row_to_json(t)::text FROM " + p.relation + " t"
+	// The probe checks the query and reads its columns and their types.
+	rr := p.c.PgConn().ExecParams(ctx, "SELECT * FROM "+p.relation+" t LIMIT 0", nil, nil, nil, nil)
+	var names []string
+	var oids []uint32
+	for _, fd := range rr.FieldDescriptions() {
+		names = append(names, fd.Name)
+		oids = append(oids, fd.DataTypeOID)
+	}
+	for rr.NextRow() {
+	}
+	if _, err := rr.Close(); err != nil {
+		return p.classify(err, "query")
+	}
+	cols, err := p.columns(ctx, names, oids)
+	if err != nil {
+		return err
+	}
+	p.cols = cols
+	list := make([]string, len(cols))
+	for i, c := range cols {
+		list[i] = "t." + pgx.Identifier{c.name}.Sanitize()
+		if c.kind == colServerJSON {
+			list[i] = "to_json(" + list[i] + ")::text"
+		}
+	}
+	sel := "SELECT " + strings.Join(list, ", ") + " FROM " + p.relation + " t"
+	p.cursorCol = -1
 	if p.o.Cursor != "" {
 		col := pgx.Identifier{p.o.Cursor}.Sanitize()
-		// The probe checks the query and finds the cursor column's type.
-		rr := p.c.PgConn().ExecParams(ctx, "SELECT * FROM "+p.relation+" t LIMIT 0", nil, nil, nil, nil)
 		var oid uint32
-		var names []string
-		found := false
-		for _, fd := range rr.FieldDescriptions() {
-			names = append(names, fd.Name)
-			if fd.Name == p.o.Cursor {
-				oid, found = fd.DataTypeOID, true
+		for i, n := range names {
+			if n == p.o.Cursor {
+				p.cursorCol, oid = i, oids[i]
+				break
 			}
 		}
-		for rr.NextRow() {
-		}
-		if _, err := rr.Close(); err != nil {
-			return p.classify(err, "query")
-		}
-		if !found {
+		if p.cursorCol < 0 {
 			return &PullError{Source: p.redacted, Config: true, Msg: fmt.Sprintf("--cursor %q is not a column of the rows (columns: %s)", p.o.Cursor, strings.Join(names, ", "))}
+		}
+		if p.cols[p.cursorCol].kind == colServerJSON {
+			// The watermark must be PostgreSQL's own text form of the value.
+			list = append(list, "(t."+col+")::text")
+			sel = "SELECT " + strings.Join(list, ", ") + " FROM " + p.relation + " t"
+			p.cursorCol = len(list) - 1
 		}
 		if err := p.c.QueryRow(ctx, "SELECT format_type($1::oid, NULL)", oid).Scan(&p.cursorType); err != nil {
 			return p.classify(err, "cursor type")
@@ -350,7 +389,7 @@ func (p *pgPull) begin(ctx context.Context) error {
 		if p.state != nil && p.state.CursorType != p.cursorType {
 			return &PullError{Source: p.redacted, Config: true, Msg: fmt.Sprintf("cursor %q is now %s, but the job's watermark was taken as %s", p.o.Cursor, p.cursorType, p.state.CursorType)}
 		}
-		sel = "SELECT row_to_json(t)::text, (t." + col + ")::text FROM " + p.relation + " t WHERE t." + col + " IS NOT NULL"
+		sel += " WHERE t." + col + " IS NOT NULL"
 		if p.before != "" {
 			lo, err := quoteLiteral(p.before)
 			if err != nil {
@@ -443,30 +482,67 @@ func (p *pgPull) source() *source {
 	return &source{url: p.redacted, fmt: FormatJSONL, label: p.redacted, sum: sum, pg: p}
 }
 
-// reader streams the declared cursor as JSON lines, one FETCH at a time.
+// reader streams the declared cursor as JSON lines. A goroutine FETCHes
+// ahead (at most two batches waiting), so that the server works on the next
+// batch while the pipeline decodes this one. Close stops it and waits for
+// it, so the connection is free again afterwards.
 func (p *pgPull) reader(ctx context.Context) io.ReadCloser {
-	return &pgReader{ctx: ctx, p: p}
+	ctx, cancel := context.WithCancel(ctx)
+	r := &pgReader{ch: make(chan []byte, 2), stopped: make(chan struct{}), cancel: cancel}
+	go func() {
+		defer close(r.stopped)
+		defer close(r.ch)
+		for !p.done {
+			var buf bytes.Buffer
+			if err := p.fetch(ctx, &buf); err != nil {
+				r.err = err
+				return
+			}
+			if buf.Len() == 0 {
+				continue
+			}
+			select {
+			case r.ch <- buf.Bytes():
+			case <-ctx.Done():
+				r.err = ctx.Err()
+				return
+			}
+		}
+	}()
+	return r
 }
 
 type pgReader struct {
-	ctx context.Context
-	p   *pgPull
-	buf bytes.Buffer
+	ch      chan []byte
+	cur     []byte
+	err     error // set by the fetching goroutine before it closes ch
+	stopped chan struct{}
+	cancel  context.CancelFunc
 }
 
 func (r *pgReader) Read(b []byte) (int, error) {
-	for r.buf.Len() == 0 {
-		if r.p.done {
+	for len(r.cur) == 0 {
+		next, ok := <-r.ch
+		if !ok {
+			if r.err != nil {
+				return 0, r.err
+			}
 			return 0, io.EOF
 		}
-		if err := r.p.fetch(r.ctx, &r.buf); err != nil {
-			return 0, err
-		}
+		r.cur = next
 	}
-	return r.buf.Read(b)
+	n := copy(b, r.cur)
+	r.cur = r.cur[n:]
+	return n, nil
 }
 
-func (r *pgReader) Close() error { return nil }
+func (r *pgReader) Close() error {
+	r.cancel()
+	for range r.ch {
+	}
+	<-r.stopped
+	return nil
+}
 
 // fetch appends the next batch of rows to buf as JSON lines. After the last
 // batch it closes the cursor and ends the snapshot.
@@ -475,24 +551,9 @@ func (p *pgPull) fetch(ctx context.Context, buf *bytes.Buffer) error {
 	n := 0
 	for rr.NextRow() {
 		v := rr.Values()
-		if v[0] == nil {
-			continue // row_to_json never yields NULL for a row
-		}
-		start := buf.Len()
-		buf.Write(v[0])
-		// Raw newlines can only be whitespace between JSON tokens (a json
-		// column keeps its input's layout); the line splitter needs none.
-		if bytes.IndexByte(v[0], '\n') >= 0 {
-			line := buf.Bytes()[start:]
-			for i, c := range line {
-				if c == '\n' || c == '\r' {
-					line[i] = ' '
-				}
-			}
-		}
-		buf.WriteByte('\n')
-		if len(v) > 1 && v[1] != nil {
-			p.last = append(p.last[:0], v[1]...)
+		buf.Write(p.appendRow(p.scratch[:0], v))
+		if p.cursorCol >= 0 && v[p.cursorCol] != nil {
+			p.last = append(p.last[:0], v[p.cursorCol]...)
 		}
 		n++
 	}
