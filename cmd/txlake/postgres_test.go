@@ -371,8 +371,8 @@ func TestPostgresPullCrash(t *testing.T) {
 		sort.Strings(out)
 		return out
 	}
-	run := func(lakeDir string) *exec.Cmd {
-		cmd := exec.CommandContext(t.Context(), bin, "ingest", "--schema", pgSchema, "--lake", lakeDir, "--source", src,
+	run := func(lakeDir string, schema string) *exec.Cmd {
+		cmd := exec.CommandContext(t.Context(), bin, "ingest", "--schema", schema, "--lake", lakeDir, "--source", src,
 			"--cursor", "updated_at", "--cursor-lookback", "1m", "--pg-batch-rows", "200", "--log-format", "json")
 		cmd.Env = os.Environ()
 		return cmd
@@ -392,33 +392,41 @@ func TestPostgresPullCrash(t *testing.T) {
 		return len(m)
 	}
 	kills := []struct {
-		name string
-		when func(lakeDir string, before map[string][]byte, filesBefore int) bool
+		name   string
+		schema string // default pgSchema
+		when   func(lakeDir string, before map[string][]byte, filesBefore int) bool
 	}{
-		{"data written, nothing committed", func(l string, before map[string][]byte, fb int) bool {
+		{"data written, nothing committed", "", func(l string, before map[string][]byte, fb int) bool {
 			return dataFiles(l) > fb && crashChanged(before, manifests(l)) == 0
 		}},
-		{"first manifest written", func(l string, before map[string][]byte, _ int) bool {
+		{"first manifest written", "", func(l string, before map[string][]byte, _ int) bool {
 			return crashChanged(before, manifests(l)) >= 1
 		}},
-		{"all manifests written", func(l string, before map[string][]byte, _ int) bool {
+		{"all manifests written", "", func(l string, before map[string][]byte, _ int) bool {
 			return crashChanged(before, manifests(l)) >= 5
+		}},
+		{"update_policy replace, first manifest written", "../../testdata/postgres/payments_replace.yaml", func(l string, before map[string][]byte, _ int) bool {
+			return crashChanged(before, manifests(l)) >= 1
 		}},
 	}
 	for i, k := range kills {
 		t.Run(k.name, func(t *testing.T) {
 			lakeDir := t.TempDir()
+			schema := k.schema
+			if schema == "" {
+				schema = pgSchema
+			}
 			if i > 0 {
 				// A committed pull first, so the kill hits an incremental one.
-				if err := run(lakeDir).Run(); err != nil {
+				if err := run(lakeDir, schema).Run(); err != nil {
 					t.Fatal(err)
 				}
-				pgExec(t, c, "UPDATE payments SET updated_at = now() WHERE payment_id % 3 = 0")
+				pgExec(t, c, "UPDATE payments SET updated_at = now(), status = 'refunded' WHERE payment_id % 3 = $1", i%3)
 				pgInsert(t, c, 100_000+i*10_000, 100_000+i*10_000+5_000)
 			}
 			stateBefore, _ := os.ReadFile(filepath.Join(lakeDir, "_state", "pg-payments.json"))
 			before, fb := manifests(lakeDir), dataFiles(lakeDir)
-			cmd := run(lakeDir)
+			cmd := run(lakeDir, schema)
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)
 			}
@@ -448,12 +456,16 @@ func TestPostgresPullCrash(t *testing.T) {
 				t.Errorf("the watermark moved although not every manifest was written")
 			}
 			t.Logf("killed: %v; %d manifests changed; watermark changed: %v", killed, crashChanged(before, manifests(lakeDir)), string(stateAfterKill) != string(stateBefore))
-			if err := run(lakeDir).Run(); err != nil {
+			if err := run(lakeDir, schema).Run(); err != nil {
 				t.Fatalf("re-run: %v", err)
 			}
 			equalIDs(t, "after kill and re-run", lakeIDOnly(lakeDir), ids())
+			if k.schema != "" {
+				// Replaced rows carry the table's current status, once each.
+				equalIDs(t, "statuses after kill and re-run", lakeIDs(t, lakeDir), pgIDs(t, c))
+			}
 			// And the re-run after that adds nothing.
-			if err := run(lakeDir).Run(); err != nil {
+			if err := run(lakeDir, schema).Run(); err != nil {
 				t.Fatal(err)
 			}
 			equalIDs(t, "after another run", lakeIDOnly(lakeDir), ids())
