@@ -2,11 +2,12 @@ package ingest
 
 // The PostgreSQL source: an incremental pull of a table or query through a
 // server-side cursor, fed to the ordinary decode/coerce pipeline as JSON
-// lines. PostgreSQL renders each row with row_to_json, so numeric columns
-// arrive as exact JSON numbers, timestamptz as RFC 3339 strings (the session
-// runs in UTC), jsonb as nested objects (reachable through dotted `from:`
-// paths) and arrays as JSON arrays; the schema's coercer does the rest, and
-// a row it rejects is quarantined with the JSON text as its raw line.
+// lines. Each row becomes the object row_to_json would give (pgrow.go builds
+// it from the text columns), so numeric columns arrive as exact JSON numbers,
+// timestamptz as RFC 3339 strings (the session runs in UTC), jsonb as nested
+// objects (reachable through dotted `from:` paths) and arrays as JSON arrays;
+// the schema's coercer does the rest, and a row it rejects is quarantined
+// with the JSON text as its raw line.
 // docs/postgres.md describes the user-facing behaviour.
 
 import (
