@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 
 	"github.com/parquet-go/parquet-go"
@@ -157,18 +156,10 @@ type partWriter struct {
 	n       int
 	w       *parquet.Writer
 	pw      *io.PipeWriter
-	hash    hash.Hash
-	bytes   int64
+	out     *hashWriter // the current file's bytes, into pw
 	rows    int64
 	putDone chan error
 	name    string
-}
-
-func (p *partWriter) Write(b []byte) (int, error) {
-	n, err := p.pw.Write(b)
-	p.hash.Write(b[:n])
-	p.bytes += int64(n)
-	return n, err
 }
 
 func (p *partWriter) run() {
@@ -223,7 +214,7 @@ func (p *partWriter) open() {
 	p.name = lake.DataFileName(p.runID, p.n)
 	p.n++
 	pr, pw := io.Pipe()
-	p.pw, p.hash, p.bytes, p.rows = pw, sha256.New(), 0, 0
+	p.pw, p.out, p.rows = pw, &hashWriter{w: pw, h: sha256.New()}, 0
 	p.putDone = make(chan error, 1)
 	key := lake.PartitionDir(p.table, p.dt) + p.name
 	go func() {
@@ -231,7 +222,7 @@ func (p *partWriter) open() {
 		pr.CloseWithError(err) // unblock the writer if Put gave up early
 		p.putDone <- err
 	}()
-	p.w = parquet.NewWriter(p, append([]parquet.WriterOption{p.pschema}, p.opts...)...)
+	p.w = parquet.NewWriter(p.out, append([]parquet.WriterOption{p.pschema}, p.opts...)...)
 }
 
 func (p *partWriter) closeFile() error {
@@ -245,7 +236,7 @@ func (p *partWriter) closeFile() error {
 		return fmt.Errorf("store partition %s file %s: %w", p.dt, p.name, err)
 	}
 	p.files = append(p.files, lake.File{
-		Name: p.name, Bytes: p.bytes, Rows: p.rows, SHA256: hex.EncodeToString(p.hash.Sum(nil)),
+		Name: p.name, Bytes: p.out.n, Rows: p.rows, SHA256: hex.EncodeToString(p.out.h.Sum(nil)),
 		Contribution: p.contrib, SchemaFingerprint: p.s.Fingerprint,
 	})
 	return nil

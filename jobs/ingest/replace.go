@@ -199,6 +199,8 @@ func rewriteFile(ctx context.Context, st storage.Store, s *schemas.Schema, dt st
 		Contribution: old.Contribution, SchemaFingerprint: old.SchemaFingerprint}, nil
 }
 
+// hashWriter passes writes to w, hashing and counting the bytes written
+// (data files record their size and SHA-256).
 type hashWriter struct {
 	w io.Writer
 	h hash.Hash
