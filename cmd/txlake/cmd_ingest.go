@@ -46,6 +46,11 @@ magic bytes), cleans every row against the schema, quarantines rejected rows
 with the reason, drops duplicate keys, and commits zstd Parquet into
 Hive-style dt=YYYY-MM-DD partitions of the lake, atomically.
 
+A postgres://user@host:port/db?table=NAME (or ?query=<url-encoded SELECT>)
+source pulls rows from PostgreSQL in one read-only snapshot; with --cursor,
+only the rows above the watermark kept in the lake (_state/<job>.json).
+The password comes from $PGPASSWORD or ~/.pgpass. See docs/postgres.md.
+
 Ingesting the same sources again replaces their earlier contribution, so a
 re-run never duplicates rows. Every run reconciles:
   rows_read = rows_written + rows_quarantined + rows_duplicate
@@ -123,6 +128,9 @@ func (o *ingestOptions) validate() error {
 	}
 	if !pg && (o.pull.Cursor != "" || o.pull.CursorLookback != 0) {
 		return errors.New("--cursor and --cursor-lookback apply to a postgres:// source only")
+	}
+	if o.pull.Cursor != "" && o.from != "" {
+		return errors.New("--date/--from/--to cannot be combined with --cursor: rows outside the window would be quarantined and the watermark would then pass them")
 	}
 	if pg && o.format != "auto" {
 		return errors.New("--format does not apply to a postgres:// source")

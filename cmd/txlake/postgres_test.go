@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"sync"
@@ -505,5 +506,41 @@ func TestPostgresPullReplace(t *testing.T) {
 	got := cliQuery(t, lakeDir, fmt.Sprintf("SELECT count(*) - count(DISTINCT payment_id) AS d FROM read_parquet('%s/payments/dt=*/*.parquet')", lakeDir))
 	if !strings.Contains(got, "\n0\n") {
 		t.Errorf("a glob of the partitions sees duplicate keys: %q", got)
+	}
+}
+
+// TestPostgresPullGolden pins the --json and human summaries of a pull
+// (testdata/golden/pull.json, pull.txt).
+func TestPostgresPullGolden(t *testing.T) {
+	dbURL, c := pgDB(t)
+	pgExec(t, c, `INSERT INTO payments (payment_id, customer_id, amount, currency, status, details, tags, created_at, updated_at)
+		SELECT i, 'cust_' || (i % 7), (i % 50) + 0.5, 'EUR', 'captured', jsonb_build_object('merchant', jsonb_build_object('id', 'm' || (i % 3))),
+		       ARRAY['a'], timestamptz '2026-01-01 00:00:00+00' + (i || ' hours')::interval, timestamptz '2026-01-01 00:00:00+00' + (i || ' hours')::interval
+		FROM generate_series(1, 60) i`)
+	pgExec(t, c, `INSERT INTO payments VALUES (61, 'cust_x', -1, 'eur', 'captured', NULL, NULL, '2026-01-02', '2026-01-04')`)
+	for _, human := range []bool{false, true} {
+		tmp := t.TempDir()
+		args := []string{"ingest", "--schema", pgSchema, "--lake", filepath.Join(tmp, "lake"), "--source", dbURL + "?table=payments",
+			"--cursor", "updated_at", "--cursor-lookback", "1h"}
+		golden := "pull.txt"
+		if !human {
+			args, golden = append(args, "--json"), "pull.json"
+		}
+		r := cliMust(t, args...)
+		res := &ingest.Result{}
+		if human {
+			res.RunID = regexp.MustCompile(`run (\S+) \(`).FindStringSubmatch(r.stdout + "run ? (")[1]
+			res.Contribution.ID = regexp.MustCompile(`_quarantine/payments/([0-9a-f]+)\.parquet`).FindStringSubmatch(r.stdout + "_quarantine/payments/0.parquet")[1]
+		} else {
+			res = cliDecodeResult(t, r.stdout)
+		}
+		got := cliNormalize(r.stdout, tmp, res.RunID, res.Contribution.ID)
+		u, _ := url.Parse(dbURL)
+		got = strings.ReplaceAll(got, u.Host+u.Path, "$PG_HOST/$PG_DB")
+		if !reTook.MatchString(got) && human {
+			got += "\ntook $DURATION\n"
+		}
+		got = reTook.ReplaceAllString(got, "took $$DURATION")
+		cliGolden(t, golden, got)
 	}
 }
