@@ -113,6 +113,7 @@ type pgPull struct {
 	o        PullOptions
 	job      string
 	redacted string // URL without password, for messages and records
+	identity string // what is pulled: the URL without password and driver parameters
 	conn     string // libpq connection string (no table/query)
 	relation string // the SQL the rows come from: a quoted table or "(query)"
 	state    *lake.PullState
@@ -180,6 +181,16 @@ func parsePostgresURL(raw string) (p *pgPull, err error) {
 	}
 	if u.Path == "" || u.Path == "/" {
 		return nil, bad("the URL names no database (postgres://user@host:port/DATABASE?table=...)")
+	}
+	// The identity of the rows pulled ignores the driver's parameters
+	// (sslmode, timeouts), which may change without changing the rows.
+	id := url.URL{Scheme: "postgres", Host: u.Host, Path: u.Path}
+	if u.User != nil {
+		id.User = url.User(u.User.Username())
+	}
+	p.identity = id.String() + "?table=" + table
+	if table == "" {
+		p.identity = id.String() + "?query=" + query
 	}
 	q.Del("table")
 	q.Del("query")
@@ -270,16 +281,16 @@ func (o *Options) preparePull(ctx context.Context) (*pgPull, error) {
 			return nil, err
 		}
 		if st := p.state; st != nil {
-			if st.Cursor != p.o.Cursor || st.Table != o.Schema.Table || st.Source != p.redacted {
+			if st.Cursor != p.o.Cursor || st.Table != o.Schema.Table || st.Source != p.identity {
 				return nil, &PullError{Source: p.redacted, Config: true, Msg: fmt.Sprintf(
 					"job %q already pulls %s by cursor %q into table %s (%s); use another --job for a different pull",
 					p.job, st.Source, st.Cursor, st.Table, o.Store.URL(lake.StateKey(p.job)))}
 			}
 			p.before = st.Watermark
 		}
-		p.key = fmt.Sprintf("pull:%s:%s:cursor=%s:after=%s", p.job, p.redacted, p.o.Cursor, p.before)
+		p.key = fmt.Sprintf("pull:%s:%s:cursor=%s:after=%s", p.job, p.identity, p.o.Cursor, p.before)
 	} else {
-		p.key = fmt.Sprintf("pull:%s:%s:full", p.job, p.redacted)
+		p.key = fmt.Sprintf("pull:%s:%s:full", p.job, p.identity)
 	}
 	if err := p.connect(ctx, o); err != nil {
 		return nil, err
@@ -596,7 +607,7 @@ func (p *pgPull) commitState(ctx context.Context, st storage.Store, table, runID
 	if p.o.Cursor == "" {
 		return nil
 	}
-	s := &lake.PullState{Job: p.job, Table: table, Source: p.redacted, Cursor: p.o.Cursor, CursorType: p.cursorType,
+	s := &lake.PullState{Job: p.job, Table: table, Source: p.identity, Cursor: p.o.Cursor, CursorType: p.cursorType,
 		Watermark: p.watermark(), Contribution: p.key, RunID: runID, Committed: now}
 	if p.state != nil && s.Watermark == p.state.Watermark {
 		// Nothing new: keep the record of the pull that set the watermark.

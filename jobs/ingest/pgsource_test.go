@@ -40,6 +40,12 @@ func TestParsePostgresURL(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			if tc.name == "table" {
+				q, _ := parsePostgresURL(tc.url + "&sslmode=require&connect_timeout=3")
+				if q.identity != "postgres://etl@db:5432/pay?table=payments" || q.identity != p.identity {
+					t.Errorf("identity %q (with driver parameters %q)", p.identity, q.identity)
+				}
+			}
 			if p.relation != tc.relation {
 				t.Errorf("relation %s, want %s", p.relation, tc.relation)
 			}

@@ -28,7 +28,9 @@ type PullState struct {
 	Version int    `json:"version"`
 	Job     string `json:"job"`
 	Table   string `json:"table"`
-	// Source is the source URL without any password.
+	// Source identifies the rows pulled: postgres://user@host:port/db and
+	// ?table= or ?query= (never a password; driver parameters such as
+	// sslmode are left out, as they do not change the rows).
 	Source string `json:"source"`
 	// Cursor is the column the pull orders and filters by; CursorType its
 	// PostgreSQL type (format_type).
