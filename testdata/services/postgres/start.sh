@@ -95,7 +95,7 @@ if [[ $(id -u) -eq 0 ]]; then
 		echo "postgres: running as root but there is no 'postgres' OS user to run the server as" >&2
 		exit 1
 	fi
-	as_pg() { runuser -u "$owner" -- "$@"; }
+	as_pg() { (cd / && runuser -u "$owner" -- "$@"); } # cd: the repo may be closed to it
 else
 	owner=$(id -un)
 	as_pg() { "$@"; }
@@ -111,10 +111,27 @@ else
 	port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 fi
 
+# A cluster left in /tmp by an earlier start (see below).
+if [[ -s $state/external ]]; then
+	rm -rf "$(<"$state/external")"
+	rm -f "$state/external"
+fi
 rm -rf "$data" "$sock"
-mkdir -p "$data" "$sock"
 : >"$log"
-chown "$owner" "$state" "$data" "$sock" "$log"
+if [[ $owner == postgres ]] && ! runuser -u postgres -- test -x "$state" 2>/dev/null; then
+	# The repository is below a directory the postgres user cannot enter
+	# (e.g. /root). The cluster and its socket then live in a private
+	# directory under /tmp, named in .cache/services/postgres/external and
+	# removed by stop.sh; the log and pid stay here.
+	ext=$(mktemp -d /tmp/txlake-postgres.XXXXXX)
+	echo "$ext" >"$state/external"
+	data=$ext/data
+	sock=$ext/sock
+	chown "$owner" "$ext"
+	echo "postgres: $state is not reachable by the postgres user; the cluster lives in $ext"
+fi
+mkdir -p "$data" "$sock"
+chown "$owner" "$data" "$sock"
 chmod 700 "$data"
 
 # Local superuser connections (set-up by the tests) trust; the test role

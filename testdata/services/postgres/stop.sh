@@ -25,4 +25,8 @@ if [[ -s $pidfile ]]; then
 	fi
 fi
 rm -rf "$state/data" "$state/sock"
+if [[ -s $state/external ]]; then
+	rm -rf "$(<"$state/external")"
+	rm -f "$state/external"
+fi
 rm -f "$pidfile" "$state/port" "$envfile"
