@@ -5,6 +5,7 @@ package main
 // TXLAKE_TEST_PG_ADMIN_URL from .cache/services/postgres.env).
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -17,6 +18,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -542,5 +544,78 @@ func TestPostgresPullGolden(t *testing.T) {
 		}
 		got = reTook.ReplaceAllString(got, "took $$DURATION")
 		cliGolden(t, golden, got)
+	}
+}
+
+// TestPostgresPullSIGTERM stops a pull with SIGTERM while it fetches: exit 1,
+// nothing committed, no watermark, and the session on the server is gone.
+func TestPostgresPullSIGTERM(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	dbURL, c := pgDB(t)
+	bin := txlakeBinary(t)
+	pgInsert(t, c, 1, 100_001)
+	lakeDir := t.TempDir()
+	cmd := exec.CommandContext(t.Context(), bin, "ingest", "--schema", pgSchema, "--lake", lakeDir, "--source", dbURL+"?table=payments",
+		"--cursor", "updated_at", "--pg-batch-rows", "200", "--log-format", "json")
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var errText strings.Builder
+	sc := bufio.NewScanner(stderr)
+	for sc.Scan() {
+		errText.WriteString(sc.Text() + "\n")
+		if strings.Contains(sc.Text(), "ingest starting") {
+			break
+		}
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	for sc.Scan() {
+		errText.WriteString(sc.Text() + "\n")
+	}
+	err = cmd.Wait()
+	var ee *exec.ExitError
+	if err == nil {
+		t.Skip("the pull finished before SIGTERM arrived")
+	}
+	if !errors.As(err, &ee) || ee.ExitCode() != exitFailure {
+		t.Fatalf("exit %v, want 1\n%s", err, errText.String())
+	}
+	if !strings.Contains(errText.String(), "interrupted") {
+		t.Errorf("stderr does not say interrupted:\n%s", errText.String())
+	}
+	for _, pattern := range []string{"_state/*", "payments/dt=*/*"} {
+		if m, _ := filepath.Glob(filepath.Join(lakeDir, pattern)); len(m) > 0 {
+			t.Errorf("left behind after SIGTERM: %v", m)
+		}
+	}
+	runs, _ := filepath.Glob(filepath.Join(lakeDir, "_runs", "pg-payments", "*.json"))
+	if len(runs) != 1 {
+		t.Fatalf("run records %v, want one", runs)
+	}
+	if b, _ := os.ReadFile(runs[0]); !strings.Contains(string(b), `"outcome": "failed"`) {
+		t.Errorf("run record: %s", b)
+	}
+	// The pull closed its session: the server forgets it promptly.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var n int
+		if err := c.QueryRow(t.Context(), "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'txlake' AND datname = current_database()").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d txlake sessions still open 10 s after the pull exited", n)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }

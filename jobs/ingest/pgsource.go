@@ -570,6 +570,9 @@ func (p *pgPull) fetch(ctx context.Context, buf *bytes.Buffer) error {
 		n++
 	}
 	if _, err := rr.Close(); err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err() // interrupted: reported like any interrupted ingest
+		}
 		return p.classify(err, "fetch")
 	}
 	p.fetches++
