@@ -30,8 +30,8 @@ TXLAKE_REQUIRE_SERVICES ?=
 export TXLAKE_REQUIRE_SERVICES
 
 # Services started around `make test` (testdata/services/start-<name>.sh).
-# s3: versitygw; hdfs: Hadoop MiniDFSCluster (postgres arrives later).
-SERVICES ?= s3 hdfs
+# s3: versitygw; hdfs: Hadoop MiniDFSCluster; postgres: Debian's PostgreSQL.
+SERVICES ?= s3 hdfs postgres
 TEST_TIMEOUT ?= 20m
 TEST_FLAGS ?= -race -count=1 -timeout $(TEST_TIMEOUT)
 FUZZTIME ?= 20s
@@ -88,9 +88,10 @@ demo-hdfs: build ## the demo against a local HDFS (MiniDFSCluster); leaves it ru
 	$(BIN) ingest --lake "hdfs://$$TXLAKE_TEST_HDFS_NAMENODE/demo/lake" --schema schemas/transactions.yaml --source '$(DEMO_LOGS)/*' && \
 	$(BIN) query --lake "hdfs://$$TXLAKE_TEST_HDFS_NAMENODE/demo/lake" "SELECT dt, count(*) AS rows, sum(amount) AS amount FROM transactions GROUP BY dt ORDER BY dt"
 
-services-stop: ## stop the local S3 and HDFS test services
+services-stop: ## stop the local S3, HDFS and PostgreSQL test services
 	-testdata/services/stop-s3.sh
 	-testdata/services/stop-hdfs.sh
+	-testdata/services/stop-postgres.sh
 
 $(DEPS_STAMP): requirements-test.txt
 	@test -x $(VENV_PY) || $(PYTHON3) -m venv $(VENV)

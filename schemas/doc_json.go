@@ -12,11 +12,14 @@ import (
 // order; empty optional parts are omitted. Defaults are filled in (from,
 // formats, dictionary), so a Doc describes exactly what was applied.
 type Doc struct {
-	Table       string     `json:"table"`
-	EventTime   string     `json:"event_time"`
-	Key         []string   `json:"key,omitempty"`
-	Fingerprint string     `json:"fingerprint"`
-	Fields      []FieldDoc `json:"fields"`
+	Table     string   `json:"table"`
+	EventTime string   `json:"event_time"`
+	Key       []string `json:"key,omitempty"`
+	// UpdatePolicy and Version are omitted for the default policy.
+	UpdatePolicy string     `json:"update_policy,omitempty"`
+	Version      string     `json:"version,omitempty"`
+	Fingerprint  string     `json:"fingerprint"`
+	Fields       []FieldDoc `json:"fields"`
 	// Rules are the row rules; their hits are in the "tags" column.
 	Rules []RuleDoc `json:"rules,omitempty"`
 }
@@ -59,7 +62,10 @@ type FieldDoc struct {
 // Doc returns the stable JSON form of s. The slices are copies.
 func (s *Schema) Doc() Doc {
 	d := Doc{Table: s.Table, EventTime: s.EventTime, Key: clone(s.Key), Fingerprint: s.Fingerprint,
-		Fields: make([]FieldDoc, len(s.Fields))}
+		Fields: make([]FieldDoc, len(s.Fields)), Version: s.Version}
+	if s.UpdatePolicy == UpdateReplace {
+		d.UpdatePolicy = s.UpdatePolicy
+	}
 	for i := range s.Fields {
 		f := &s.Fields[i]
 		fd := FieldDoc{Name: f.Name, Type: f.Type.String(), Required: f.Required, From: clone(f.From),

@@ -137,7 +137,7 @@ var (
 	decimalRE   = regexp.MustCompile(`^decimal\(\s*([0-9]+)\s*,\s*([0-9]+)\s*\)$`)
 )
 
-var topKeys = []string{"table", "event_time", "key", "fields", "rules", "rules_file"}
+var topKeys = []string{"table", "event_time", "key", "fields", "update_policy", "version", "rules", "rules_file"}
 
 var fieldKeys = []string{"name", "type", "from", "required", "normalize", "enum", "min", "max",
 	"pattern", "formats", "tags", "pii", "dictionary"}
@@ -310,6 +310,9 @@ func (p *schemaParser) schema(body ast.Node) (*Schema, *SchemaError) {
 			}
 			s.KeyIndex = append(s.KeyIndex, i)
 		}
+	}
+	if err := p.updatePolicy(s, top); err != nil {
+		return nil, err
 	}
 	if err := p.rules(s, top); err != nil {
 		return nil, err
@@ -702,6 +705,9 @@ type fingerprintDoc struct {
 	// Rules is omitted when empty, so schemas without rules keep the
 	// fingerprints they had before rules existed.
 	Rules []RuleDoc `json:"rules,omitempty"`
+	// Omitted when empty, so schemas without them keep their fingerprint.
+	UpdatePolicy string `json:"update_policy,omitempty"`
+	Version      string `json:"version,omitempty"`
 }
 
 type fingerprintField struct {
@@ -728,7 +734,10 @@ func nonNil(s []string) []string {
 }
 
 func (s *Schema) fingerprint() string {
-	d := fingerprintDoc{Table: s.Table, EventTime: s.EventTime, Key: nonNil(s.Key)}
+	d := fingerprintDoc{Table: s.Table, EventTime: s.EventTime, Key: nonNil(s.Key), Version: s.Version}
+	if s.UpdatePolicy == UpdateReplace {
+		d.UpdatePolicy = s.UpdatePolicy
+	}
 	for i := range s.Fields {
 		f := &s.Fields[i]
 		d.Fields = append(d.Fields, fingerprintField{

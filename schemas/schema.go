@@ -31,6 +31,12 @@ type Type struct {
 // String renders the type as it is written in a schema file, e.g. "decimal(18,2)".
 func (t Type) String() string { return typeString(t) }
 
+// Update policies (the schema's update_policy).
+const (
+	UpdateDuplicate = "duplicate"
+	UpdateReplace   = "replace"
+)
+
 // PII policies.
 const (
 	PIIKeep = "keep"
@@ -96,6 +102,15 @@ type Schema struct {
 	EventIndex int
 	// KeyIndex holds the indexes in Fields of the key fields.
 	KeyIndex []int
+	// UpdatePolicy says what happens to a row whose key is already in its
+	// partition: UpdateDuplicate (the default; it is counted as a duplicate
+	// and not written) or UpdateReplace (it replaces the stored row when its
+	// Version field is greater).
+	UpdatePolicy string
+	// Version names the field that orders the versions of a key
+	// (update_policy: replace); VersionIndex is its index in Fields, or -1.
+	Version      string
+	VersionIndex int
 	// Fingerprint identifies the stored shape and rules of the schema:
 	// "sha256:" + hex of a canonical JSON encoding. It changes when any field's
 	// name, type, rules, tags or PII policy changes, and not when comments or

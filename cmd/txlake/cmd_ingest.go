@@ -35,6 +35,8 @@ type ingestOptions struct {
 	quarantineRedact   string
 	lockTimeout        time.Duration
 	metricsFile        string
+	job                string
+	pull               ingest.PullOptions
 }
 
 func newIngestCmd(g *globalOptions) *cobra.Command {
@@ -47,6 +49,11 @@ magic bytes), cleans every row against the schema, quarantines rejected rows
 with the reason, drops duplicate keys, and commits zstd Parquet into
 Hive-style dt=YYYY-MM-DD partitions of the lake, atomically.
 
+A postgres://user@host:port/db?table=NAME (or ?query=<url-encoded SELECT>)
+source pulls rows from PostgreSQL in one read-only snapshot; with --cursor,
+only the rows above the watermark kept in the lake (_state/<job>.json).
+The password comes from $PGPASSWORD or ~/.pgpass. See docs/postgres.md.
+
 Ingesting the same sources again replaces their earlier contribution, so a
 re-run never duplicates rows. Every run reconciles:
   rows_read = rows_written + rows_quarantined + rows_duplicate
@@ -54,7 +61,8 @@ re-run never duplicates rows. Every run reconciles:
 ` + exitCodesHelp,
 		Example: `  txlake ingest --schema schemas/transactions.yaml --source 'landing/*.jsonl.gz'
   txlake ingest --schema s.yaml --source a.csv --source b.csv --lake /data/lake --json
-  txlake ingest --schema s.yaml --source 'logs/*.jsonl' --from 2026-01-01 --to 2026-01-31 --dry-run`,
+  txlake ingest --schema s.yaml --source 'logs/*.jsonl' --from 2026-01-01 --to 2026-01-31 --dry-run
+  PGPASSWORD=... txlake ingest --schema payments.yaml --source 'postgres://etl@db:5432/pay?table=payments' --cursor updated_at --cursor-lookback 10m`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := o.validate(); err != nil {
@@ -79,6 +87,11 @@ re-run never duplicates rows. Every run reconciles:
 	f.StringVar(&o.quarantineRedact, "quarantine-redact", "", "redact PII fields in the raw lines kept in quarantine: mask or hash (hash needs $TXLAKE_PII_KEY)")
 	f.DurationVar(&o.lockTimeout, "lock-timeout", lake.DefaultLockTimeout, "how long the commit waits for a partition another run is committing; then it fails with exit 75 (0: do not wait)")
 	addMetricsFlag(cmd, &o.metricsFile)
+	f.StringVar(&o.job, "job", "", "job name of the run record and of a pull's watermark _state/<job>.json (default: ingest; pg-<table> for a postgres:// source)")
+	f.StringVar(&o.pull.Cursor, "cursor", "", "postgres:// source: pull incrementally by this column (e.g. updated_at or a bigint id); the watermark is kept in the lake")
+	f.DurationVar(&o.pull.CursorLookback, "cursor-lookback", 0, "postgres:// source: also re-read rows up to this far below the watermark, for rows committed late (time cursors)")
+	f.IntVar(&o.pull.BatchRows, "pg-batch-rows", 10000, "postgres:// source: rows per FETCH from the server-side cursor")
+	f.DurationVar(&o.pull.StatementTimeout, "pg-statement-timeout", 5*time.Minute, "postgres:// source: server-side statement_timeout of each statement of the pull")
 	return cmd
 }
 
@@ -116,6 +129,28 @@ func (o *ingestOptions) validate() error {
 	}
 	if o.lockTimeout < 0 {
 		return fmt.Errorf("--lock-timeout %s: want 0 or more", o.lockTimeout)
+	}
+	pg := false
+	for _, s := range o.sources {
+		pg = pg || ingest.IsPostgresURL(s)
+	}
+	if !pg && (o.pull.Cursor != "" || o.pull.CursorLookback != 0) {
+		return errors.New("--cursor and --cursor-lookback apply to a postgres:// source only")
+	}
+	if o.pull.Cursor != "" && o.from != "" {
+		return errors.New("--date/--from/--to cannot be combined with --cursor: rows outside the window would be quarantined and the watermark would then pass them")
+	}
+	if pg && o.format != "auto" {
+		return errors.New("--format does not apply to a postgres:// source")
+	}
+	if o.pull.BatchRows < 1 || o.pull.BatchRows > 1_000_000 {
+		return fmt.Errorf("--pg-batch-rows %d: want 1..1000000", o.pull.BatchRows)
+	}
+	if o.pull.StatementTimeout < time.Millisecond {
+		return fmt.Errorf("--pg-statement-timeout %s: want at least 1ms", o.pull.StatementTimeout)
+	}
+	if o.pull.CursorLookback < 0 {
+		return fmt.Errorf("--cursor-lookback %s: must not be negative", o.pull.CursorLookback)
 	}
 	return nil
 }
@@ -159,6 +194,10 @@ func runIngest(ctx context.Context, o *ingestOptions) error {
 	if err != nil {
 		return err
 	}
+	job := o.job
+	if job == "" && len(o.sources) == 1 && ingest.IsPostgresURL(o.sources[0]) {
+		job = "pg-" + s.Table
+	}
 	st, lakeURL, err := openLake(ctx, o.lake)
 	if err != nil {
 		return err
@@ -177,7 +216,7 @@ func runIngest(ctx context.Context, o *ingestOptions) error {
 		Schema: s, Sources: o.sources, Format: ingest.Format(o.format), Store: st, LakeURL: lakeURL,
 		DryRun: o.dryRun, MaxLineBytes: o.maxLineBytes, MaxQuarantineRatio: ratio, PIIKey: piiKey,
 		Workers: o.workers, From: o.from, To: o.to, QuarantineRedact: o.quarantineRedact, Logger: o.g.logger, Progress: prog,
-		Lock: lock,
+		Lock: lock, Job: job, Pull: o.pull,
 	})
 	if o.metricsFile != "" && !o.dryRun {
 		if merr := writeIngestMetrics(o.metricsFile, res, err, started); merr != nil && err == nil {
@@ -219,13 +258,20 @@ func printIngestSummary(w io.Writer, r *ingest.Result) error {
 	for _, s := range r.Sources {
 		size += s.Bytes
 	}
-	fmt.Fprintf(&b, "sources     %s files, %s stored, %s decoded\n", humanize.Comma(int64(len(r.Sources))), humanize.IBytes(uint64(size)), humanize.IBytes(uint64(r.BytesRead)))
+	if r.Pull != nil {
+		printPullSummary(&b, r)
+	} else {
+		fmt.Fprintf(&b, "sources     %s files, %s stored, %s decoded\n", humanize.Comma(int64(len(r.Sources))), humanize.IBytes(uint64(size)), humanize.IBytes(uint64(r.BytesRead)))
+	}
 	check := "reconciled"
 	if !r.Reconciled {
 		check = "NOT RECONCILED"
 	}
 	fmt.Fprintf(&b, "rows        read %s = written %s + quarantined %s + duplicate %s  (%s)\n",
 		humanize.Comma(r.RowsRead), humanize.Comma(r.RowsWritten), humanize.Comma(r.RowsQuarantined), humanize.Comma(r.RowsDuplicate), check)
+	if r.RowsReplaced > 0 {
+		fmt.Fprintf(&b, "replaced    %s stored rows by newer versions (update_policy: replace; counted in written)\n", humanize.Comma(r.RowsReplaced))
+	}
 	if r.EmptyLines > 0 {
 		fmt.Fprintf(&b, "empty lines %s (skipped, not rows)\n", humanize.Comma(r.EmptyLines))
 	}
@@ -286,4 +332,27 @@ func printIngestSummary(w io.Writer, r *ingest.Result) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// printPullSummary writes the source line of a PostgreSQL pull.
+func printPullSummary(b *strings.Builder, r *ingest.Result) {
+	p := r.Pull
+	src := ""
+	if len(r.Sources) > 0 {
+		src = r.Sources[0].URL
+	}
+	fmt.Fprintf(b, "source      %s (%s fetches of up to %s rows, %s as JSON)\n", src, humanize.Comma(p.Fetches), humanize.Comma(int64(p.BatchRows)), humanize.IBytes(uint64(r.BytesRead)))
+	if p.Cursor == "" {
+		b.WriteString("pull        full (no --cursor): replaces the previous full pull\n")
+		return
+	}
+	before := p.WatermarkBefore
+	if before == "" {
+		before = "(first pull)"
+	}
+	fmt.Fprintf(b, "watermark   %s: %s -> %s", p.Cursor, before, p.WatermarkAfter)
+	if p.LookbackSeconds > 0 {
+		fmt.Fprintf(b, " (lookback %s)", time.Duration(p.LookbackSeconds)*time.Second)
+	}
+	b.WriteString("\n")
 }

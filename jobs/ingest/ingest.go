@@ -81,6 +81,9 @@ type Options struct {
 	// the files the loading run then writes there. nil: no gate. Runs in
 	// separate processes rely on the partition lease.
 	CommitGate *sync.RWMutex
+	// Pull configures a postgres:// source (pgsource.go); with a cursor,
+	// Job also names the pull's watermark, _state/<Job>.json.
+	Pull PullOptions
 }
 
 // commitTimeout bounds the commit phase, which ignores interruption.
@@ -124,12 +127,22 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	srcs, err := resolveSources(ctx, o.Sources, o.Format)
-	defer closeSourceStores(srcs)
+	pull, err := o.preparePull(ctx)
 	if err != nil {
 		return nil, err
 	}
-	srcs = o.Shard.filter(srcs)
+	var srcs []*source
+	if pull != nil {
+		defer pull.close(ctx)
+		srcs, o.ContributionKey, res.Pull = []*source{pull.source()}, pull.key, &PullResult{}
+	} else {
+		srcs, err = resolveSources(ctx, o.Sources, o.Format)
+		defer closeSourceStores(srcs)
+		if err != nil {
+			return nil, err
+		}
+		srcs = o.Shard.filter(srcs)
+	}
 	coercers := make([]*schemas.Coercer, o.Workers)
 	for i := range coercers {
 		if coercers[i], err = s.NewCoercer(schemas.CoerceOptions{PIIKey: o.PIIKey}); err != nil {
@@ -196,6 +209,9 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		o.Progress.Finish()
 	}
 	res.Timings.Process = time.Since(t1).Milliseconds()
+	if pull != nil {
+		res.Pull = pull.result(o.Store)
+	}
 	p.finishCounts()
 	if perr != nil {
 		p.abortAll(perr)
@@ -267,10 +283,14 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	// committed: it never shows rows of data that did not commit.
 	publishQuarantine := func(ctx context.Context) error {
 		if p.qw != nil && p.qw.rows > 0 {
-			return p.qw.publish(ctx, o.Store, qkey)
-		}
-		if err := o.Store.Delete(ctx, qkey); err != nil {
+			if err := p.qw.publish(ctx, o.Store, qkey); err != nil {
+				return err
+			}
+		} else if err := o.Store.Delete(ctx, qkey); err != nil {
 			return fmt.Errorf("remove the earlier quarantine file: %w", err)
+		}
+		if pull != nil {
+			return pull.commitState(ctx, o.Store, s.Table, res.RunID, now)
 		}
 		return nil
 	}
@@ -285,7 +305,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 	for day, ps := range p.parts {
 		dt := lake.DateString(day)
-		commit.Partitions[dt] = &lake.PartitionWrite{Files: ps.w.files, RowsWritten: ps.written, RowsDuplicate: ps.dup}
+		commit.Partitions[dt] = &lake.PartitionWrite{Files: ps.w.files, RowsWritten: ps.written, RowsDuplicate: ps.dup, Rewrites: ps.rewrites}
 		commit.SeenGeneration[dt] = ps.gen
 	}
 	// Once the commit starts it runs to the end even if the run is
@@ -438,6 +458,10 @@ type partState struct {
 	dup     int64
 	pending int64 // rows sent since the last flush
 	msg     partMsg
+	// update_policy: replace (replace.go)
+	versions *versionIndex
+	replaced int64
+	rewrites []lake.Rewrite
 }
 
 type pipeline struct {
@@ -512,6 +536,9 @@ func (p *pipeline) run(ctx context.Context) error {
 	err := g.Wait()
 	if err == nil {
 		err = p.closeWriters()
+	}
+	if err == nil {
+		err = p.rewriteReplaced(p.ctx)
 	}
 	return err
 }
@@ -708,7 +735,7 @@ func (p *pipeline) apply(ctx context.Context, b *batch) error {
 		}
 		if len(b.keys) > 0 {
 			k := b.keys[r]
-			if !ps.keys.Add(k) {
+			if !ps.keys.Add(k) && !ps.replaces(b, r, k, p.s.VersionIndex) {
 				ps.dup++
 				continue
 			}
@@ -799,6 +826,11 @@ func (p *pipeline) partition(ctx context.Context, day int64) (*partState, error)
 		return nil, err
 	}
 	ps := &partState{day: day, keys: ks, seen: m}
+	if p.s.UpdatePolicy == schemas.UpdateReplace {
+		if ps.versions, err = loadVersions(ctx, p.o.Store, p.s, m, p.contrib); err != nil {
+			return nil, err
+		}
+	}
 	if m != nil {
 		ps.gen = m.Generation
 	}
@@ -873,6 +905,9 @@ func (p *pipeline) abortAll(err error) {
 				p.o.Logger.Warn("could not remove a file of the failed run; the next commit of the partition removes it", "file", p.o.Store.URL(key), "err", derr)
 			}
 		}
+		for _, derr := range ps.removeRewrites(ctx, p.o.Store, p.s.Table) {
+			p.o.Logger.Warn("could not remove a file of the failed run; the next commit of the partition removes it", "err", derr)
+		}
 	}
 }
 
@@ -889,6 +924,7 @@ func (p *pipeline) finishCounts() {
 	for _, ps := range p.parts {
 		res.RowsWritten += ps.written
 		res.RowsDuplicate += ps.dup
+		res.RowsReplaced += ps.replaced
 	}
 	res.Reconciled = res.RowsRead == res.RowsWritten+res.RowsQuarantined+res.RowsDuplicate
 	res.RuleHits = p.ruleHitsResult()

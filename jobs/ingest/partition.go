@@ -45,6 +45,16 @@ func loadKeys(ctx context.Context, st storage.Store, s *schemas.Schema, m *lake.
 // loadFileKeys adds the keys of the rows of key to ks, except rows
 // [skipFrom, skipTo).
 func loadFileKeys(ctx context.Context, st storage.Store, s *schemas.Schema, key string, ks *keySet, skipFrom, skipTo int64) error {
+	return scanFileKeys(ctx, st, s, key, -1, func(row int, k xxh3.Uint128, _ schemas.Value) {
+		if r := int64(row); r < skipFrom || r >= skipTo {
+			ks.Add(k)
+		}
+	})
+}
+
+// scanFileKeys calls visit with the index, key hash and (when extra >= 0)
+// the value of field extra of every row of a committed data file.
+func scanFileKeys(ctx context.Context, st storage.Store, s *schemas.Schema, key string, extra int, visit func(row int, k xxh3.Uint128, v schemas.Value)) error {
 	obj, err := st.Open(ctx, key)
 	if err != nil {
 		return fmt.Errorf("read keys of committed file: %w", err)
@@ -54,17 +64,21 @@ func loadFileKeys(ctx context.Context, st storage.Store, s *schemas.Schema, key 
 	if err != nil {
 		return fmt.Errorf("read keys of %s: %w", st.URL(key), err)
 	}
-	cols := make([]int, len(s.KeyIndex))
-	for i, fi := range s.KeyIndex {
+	fields := s.KeyIndex
+	if extra >= 0 {
+		fields = append(append([]int(nil), fields...), extra)
+	}
+	cols := make([]int, len(fields))
+	for i, fi := range fields {
 		leaf, ok := pf.Schema().Lookup(s.Fields[fi].Name)
 		if !ok {
-			return fmt.Errorf("read keys of %s: key column %q is missing", st.URL(key), s.Fields[fi].Name)
+			return fmt.Errorf("read keys of %s: column %q is missing", st.URL(key), s.Fields[fi].Name)
 		}
 		cols[i] = leaf.ColumnIndex
 	}
 	row := make([]schemas.Value, len(s.Fields))
 	var buf []byte
-	var base int64 // index of the row group's first row in the file
+	base := 0
 	for _, rg := range pf.RowGroups() {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -79,16 +93,17 @@ func loadFileKeys(ctx context.Context, st storage.Store, s *schemas.Schema, key 
 			vals[i] = v
 		}
 		for r := 0; r < n; r++ {
-			if i := base + int64(r); i >= skipFrom && i < skipTo {
-				continue
-			}
-			for i, fi := range s.KeyIndex {
+			for i, fi := range fields {
 				row[fi] = schemas.ValueFromParquet(&s.Fields[fi], vals[i][r])
 			}
 			buf = appendKey(buf[:0], s, row)
-			ks.Add(xxh3.Hash128(buf))
+			var v schemas.Value
+			if extra >= 0 {
+				v = row[extra]
+			}
+			visit(base+r, xxh3.Hash128(buf), v)
 		}
-		base += int64(n)
+		base += n
 	}
 	return nil
 }

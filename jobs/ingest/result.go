@@ -28,6 +28,8 @@ type Result struct {
 	SchemaFingerprint string             `json:"schema_fingerprint"`
 	SchemaChanged     bool               `json:"schema_changed"`
 	Sources           []SourceResult     `json:"sources"`
+	// Pull describes a PostgreSQL pull (absent for file sources).
+	Pull *PullResult `json:"pull,omitempty"`
 
 	// rows_read = rows_written + rows_quarantined + rows_duplicate, exactly.
 	RowsRead        int64 `json:"rows_read"`
@@ -35,6 +37,9 @@ type Result struct {
 	RowsQuarantined int64 `json:"rows_quarantined"`
 	RowsDuplicate   int64 `json:"rows_duplicate"`
 	Reconciled      bool  `json:"reconciled"`
+	// RowsReplaced counts the written rows that replaced an older version
+	// of their key (update_policy: replace); they are part of rows_written.
+	RowsReplaced int64 `json:"rows_replaced,omitempty"`
 	// EmptyLines are blank lines; they are not rows and not in rows_read.
 	EmptyLines int64 `json:"empty_lines"`
 	BytesRead  int64 `json:"bytes_read"` // decompressed bytes

@@ -56,7 +56,8 @@ type source struct {
 	size  int64
 	sum   string // "sha256:<hex>"
 	fmt   Format
-	label string // what the user wrote, for messages
+	label string  // what the user wrote, for messages
+	pg    *pgPull // a PostgreSQL pull (pgsource.go), nil for files
 }
 
 // resolveSources expands the user's source arguments (paths and globs) into
@@ -173,6 +174,9 @@ func checksumSources(ctx context.Context, srcs []*source, workers int) error {
 	g, ctx := errgroup.WithContext(ctx)
 	g.SetLimit(workers)
 	for _, s := range srcs {
+		if s.pg != nil {
+			continue // identified by its watermark (pgPull.source)
+		}
 		if s.etag != "" {
 			s.sum = "etag:" + s.etag
 			continue
@@ -279,6 +283,9 @@ func openSource(ctx context.Context, s *source, onRead func(int64)) (*openedSour
 
 // open opens the source's raw bytes.
 func (s *source) open(ctx context.Context) (io.ReadCloser, error) {
+	if s.pg != nil {
+		return s.pg.reader(ctx), nil
+	}
 	if s.st != nil {
 		obj, err := s.st.Open(ctx, s.key)
 		if err != nil {

@@ -71,6 +71,18 @@ type PartitionWrite struct {
 	Files         []File
 	RowsWritten   int64
 	RowsDuplicate int64
+	// Rewrites replace files of other contributions by copies without the
+	// rows this contribution replaced (update_policy: replace), in the
+	// same manifest write.
+	Rewrites []Rewrite
+}
+
+// Rewrite swaps a listed file for its copy-on-write successor.
+type Rewrite struct {
+	Old string // name of the file the manifest lists
+	// New is the copy without the replaced rows; nil when every row of
+	// Old was replaced.
+	New *File
 }
 
 // Commit publishes one contribution's files into the partitions it touched.
@@ -254,6 +266,10 @@ func (c *Commit) Apply(ctx context.Context, st storage.Store) (results []Partiti
 		action := "created"
 		if cur != nil {
 			action = "updated"
+			rewrites, removed, err := rewriteMap(cur, pw)
+			if err != nil {
+				return results, fmt.Errorf("commit %s: %w", st.URL(PartitionDir(c.Table, dt)), err)
+			}
 			for _, f := range cur.Files {
 				switch {
 				case len(f.Segments) > 0 && f.Holds(id):
@@ -267,11 +283,20 @@ func (c *Commit) Apply(ctx context.Context, st storage.Store) (results []Partiti
 					if nf.Rows > 0 {
 						next.Files = append(next.Files, nf)
 					}
-				case f.Contribution != id || len(f.Segments) > 0:
-					next.Files = append(next.Files, f)
+					continue
+				case f.Contribution == id && len(f.Segments) == 0:
+					continue
 				}
+				if nf, ok := rewrites[f.Name]; ok {
+					if nf == nil {
+						continue
+					}
+					f = *nf
+				}
+				next.Files = append(next.Files, f)
 			}
 			for _, k := range cur.Contributions {
+				k.RowsWritten -= removed[k.ID]
 				if k.ID != id {
 					next.Contributions = append(next.Contributions, k)
 				} else {
@@ -347,6 +372,33 @@ func (c *Commit) Apply(ctx context.Context, st storage.Store) (results []Partiti
 		}
 	}
 	return results, nil
+}
+
+// rewriteMap checks pw's rewrites against the current manifest and returns
+// them by old name, with the rows each contribution loses.
+func rewriteMap(cur *Manifest, pw *PartitionWrite) (map[string]*File, map[string]int64, error) {
+	if pw == nil || len(pw.Rewrites) == 0 {
+		return nil, nil, nil
+	}
+	listed := make(map[string]File, len(cur.Files))
+	for _, f := range cur.Files {
+		listed[f.Name] = f
+	}
+	out := make(map[string]*File, len(pw.Rewrites))
+	removed := map[string]int64{}
+	for _, rw := range pw.Rewrites {
+		old, ok := listed[rw.Old]
+		if !ok {
+			return nil, nil, fmt.Errorf("%w: file %s to rewrite is no longer listed", ErrConcurrentChange, rw.Old)
+		}
+		out[rw.Old] = rw.New
+		n := old.Rows
+		if rw.New != nil {
+			n -= rw.New.Rows
+		}
+		removed[old.Contribution] += n
+	}
+	return out, removed, nil
 }
 
 // CollectGarbage is CollectGarbageWith with the default lease options.
