@@ -97,11 +97,18 @@ func runIngestJob(ctx context.Context, env *jobEnv, j *config.Job, date time.Tim
 		prog = newProgress(env.g.streams.Err, env.g.streams.ErrTTY, env.g.logger, j.Name)
 	}
 	dt := date.Format(lake.DateLayout)
+	lock, err := lockOptions(lake.DefaultLockTimeout)
+	if err != nil {
+		return err
+	}
+	// Zero pull options take ingest's defaults.
+	pull := ingest.PullOptions{Cursor: in.Cursor, CursorLookback: in.CursorLookback, BatchRows: in.PGBatchRows, StatementTimeout: in.PGStatementTimeout}
 	res, err := ingest.Run(ctx, ingest.Options{
 		Schema: s, Sources: sources, Format: ingest.Format(in.Format), Store: env.st, LakeURL: env.lakeURL,
 		MaxLineBytes: in.MaxLineBytes, MaxQuarantineRatio: in.MaxQuarantineRatio, PIIKey: piiKey, Workers: in.Workers,
 		QuarantineRedact: in.QuarantineRedact, Logger: env.g.logger.With("job", j.Name, "date", dt), Progress: prog,
 		ContributionKey: lake.JobDateKey(j.Name, dt, shard.String()), Job: j.Name, Shard: shard, CommitGate: env.commitGate,
+		Lock: lock, Pull: pull,
 	})
 	if res != nil {
 		out.RunID, out.Outcome, out.Started, out.Finished = res.RunID, res.Outcome, res.StartedAt, res.FinishedAt

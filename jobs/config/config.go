@@ -101,6 +101,13 @@ type Ingest struct {
 	// Webhooks receive the run record (JSON) when a run fails or breaches
 	// a threshold.
 	Webhooks []string
+	// Pull options of a postgres:// source (cursor, cursor_lookback,
+	// pg_batch_rows, pg_statement_timeout); zero values take ingest's
+	// defaults.
+	Cursor             string
+	CursorLookback     time.Duration
+	PGBatchRows        int
+	PGStatementTimeout time.Duration
 }
 
 // Drift is a drift job: a report comparing ranges relative to the date.
@@ -168,7 +175,8 @@ var (
 	topKeys     = []string{"lake", "defaults", "jobs"}
 	defaultKeys = []string{"format", "max_quarantine_ratio", "quarantine_redact", "max_line_bytes", "workers", "webhooks"}
 	kindKeys    = map[Kind][]string{
-		KindIngest: {"kind", "description", "schema", "sources", "format", "max_quarantine_ratio", "quarantine_redact", "max_line_bytes", "workers", "webhooks"},
+		KindIngest: {"kind", "description", "schema", "sources", "format", "max_quarantine_ratio", "quarantine_redact", "max_line_bytes", "workers", "webhooks",
+			"cursor", "cursor_lookback", "pg_batch_rows", "pg_statement_timeout"},
 		KindDrift: {"kind", "description", "table", "reference", "current", "config", "fail_on_drift", "fdr", "segment_by", "min_segment_rows",
 			"trend_days", "format", "out", "webhooks"},
 		KindArchive: {"kind", "description", "table", "older_than", "compact", "target_file_size", "storage_class", "archive_root", "storage_policy",
@@ -408,6 +416,20 @@ func (p *parser) ingestOptions(keys map[string]yamlnode.Entry, what string, dst 
 	}
 	if e, ok := keys["webhooks"]; ok {
 		dst.Webhooks = p.webhooks(e, what+": webhooks")
+	}
+	if e, ok := keys["cursor"]; ok {
+		dst.Cursor, _ = p.str(e, what+": cursor")
+	}
+	if e, ok := keys["cursor_lookback"]; ok {
+		dst.CursorLookback = p.duration(e, what+": cursor_lookback")
+	}
+	if e, ok := keys["pg_batch_rows"]; ok {
+		if v, ok := p.whole(e, what+": pg_batch_rows", 1, 1_000_000); ok {
+			dst.PGBatchRows = int(v)
+		}
+	}
+	if e, ok := keys["pg_statement_timeout"]; ok {
+		dst.PGStatementTimeout = p.duration(e, what+": pg_statement_timeout")
 	}
 }
 
