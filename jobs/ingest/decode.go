@@ -169,6 +169,9 @@ type decoder struct {
 	keyBuf  []byte
 	numBuf  []byte
 	redact  *redactor // nil unless --quarantine-redact
+	// fast scans the common shape of JSON lines without fastjson; nil when
+	// the schema's paths are beyond it.
+	fast *fastScanner
 }
 
 // window restricts the partitions an ingest may write (--date, --from/--to).
@@ -183,6 +186,9 @@ func newDecoder(s *schemas.Schema, c *schemas.Coercer, maxLine int, w *window) *
 		for _, p := range f.FromPaths {
 			d.known[p[0]] = true
 		}
+	}
+	if d.fast = newFastScanner(s); d.fast != nil {
+		d.fast.raws = d.raws
 	}
 	return d
 }
@@ -262,6 +268,12 @@ func (d *decoder) decode(c *chunk, format Format) *batch {
 }
 
 func (d *decoder) rawsJSON(ln []byte, b *batch) (rule, field, reason string) {
+	if d.fast != nil && d.fast.scan(ln) {
+		for _, k := range d.fast.unk {
+			d.countUnknown(b, k)
+		}
+		return "", "", ""
+	}
 	v, err := d.p.ParseBytes(ln)
 	if err != nil {
 		return "json", "", "malformed JSON: the line is not a complete JSON value"
@@ -272,12 +284,7 @@ func (d *decoder) rawsJSON(ln []byte, b *batch) (rule, field, reason string) {
 	}
 	obj.Visit(func(k []byte, _ *fastjson.Value) {
 		if !d.known[string(k)] {
-			if b.unknown == nil {
-				b.unknown = map[string]int64{}
-			}
-			if _, ok := b.unknown[string(k)]; ok || len(b.unknown) < 100 {
-				b.unknown[string(k)]++
-			}
+			d.countUnknown(b, k)
 		}
 	})
 	d.scratch = d.scratch[:0]
@@ -312,6 +319,17 @@ func (d *decoder) rawsJSON(ln []byte, b *batch) (rule, field, reason string) {
 		d.raws[i] = r
 	}
 	return "", "", ""
+}
+
+// countUnknown counts a top-level JSON name no field reads (the first 100
+// distinct names of a batch).
+func (d *decoder) countUnknown(b *batch, k []byte) {
+	if b.unknown == nil {
+		b.unknown = map[string]int64{}
+	}
+	if _, ok := b.unknown[string(k)]; ok || len(b.unknown) < 100 {
+		b.unknown[string(k)]++
+	}
 }
 
 func (d *decoder) rawsCSV(ln []byte, h *csvHeader, b *batch) (rule, field, reason string) {
