@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"sync"
+	"sync/atomic"
 	"unicode/utf8"
 
 	"github.com/valyala/fastjson"
@@ -153,6 +155,43 @@ type batch struct {
 	read, empty int64
 	bytes       int64
 	unknown     map[string]int64
+	// refs counts the partition writers still to encode rows of the
+	// batch; the last one returns its buffers to batchPool (see hold).
+	refs atomic.Int32
+}
+
+// batchPool recycles batches, whose row buffers are a few MiB each: fresh
+// ones cost page faults and GC work on every chunk.
+var batchPool sync.Pool
+
+// newBatch returns an empty batch, recycled when one is free.
+func newBatch() *batch {
+	b, _ := batchPool.Get().(*batch)
+	if b == nil {
+		return &batch{}
+	}
+	*b = batch{vals: b.vals[:0], days: b.days[:0], keys: b.keys[:0], q: b.q[:0]}
+	return b
+}
+
+// hold records that n partition writers will read the batch's rows, each
+// calling release when done; with n == 0 the batch is recycled at once.
+// The consumer calls it once, after its last use of the batch and before
+// sending it to any writer.
+func (b *batch) hold(n int) {
+	b.refs.Store(int32(n))
+	if n == 0 {
+		batchPool.Put(b)
+	}
+}
+
+// release is a writer's signal that it no longer reads the batch. Values
+// already handed to Parquet stay valid: strings are never recycled, only
+// the slices that hold them.
+func (b *batch) release() {
+	if b.refs.Add(-1) == 0 {
+		batchPool.Put(b)
+	}
 }
 
 // decoder turns chunks into batches. One per worker goroutine.
@@ -195,13 +234,18 @@ func newDecoder(s *schemas.Schema, c *schemas.Coercer, maxLine int, w *window) *
 
 func (d *decoder) decode(c *chunk, format Format) *batch {
 	nf := len(d.s.Fields)
-	b := &batch{seq: c.seq, src: c.src, nf: nf, bytes: c.bytes}
+	b := newBatch()
+	b.seq, b.src, b.nf, b.bytes = c.seq, c.src, nf, c.bytes
 	if c.long == nil {
 		// Size the row buffers once: growing them showed up in profiles.
 		lines := bytes.Count(c.data, []byte{'\n'}) + 1
-		b.vals = make([]schemas.Value, 0, lines*nf)
-		b.days = make([]int64, 0, lines)
-		if len(d.s.KeyIndex) > 0 {
+		if cap(b.vals) < lines*nf {
+			b.vals = make([]schemas.Value, 0, lines*nf)
+		}
+		if cap(b.days) < lines {
+			b.days = make([]int64, 0, lines)
+		}
+		if len(d.s.KeyIndex) > 0 && cap(b.keys) < lines {
 			b.keys = make([]xxh3.Uint128, 0, lines)
 		}
 	}

@@ -652,6 +652,7 @@ func (p *pipeline) apply(ctx context.Context, b *batch) error {
 			touched[ps] = true
 		}
 	}
+	b.hold(len(touched))
 	for ps := range touched {
 		ps.pending += int64(ps.msg.n)
 		p.buffered += int64(ps.msg.n)

@@ -184,7 +184,9 @@ func (p *partWriter) loop() (err error) {
 				rowBuf = p.s.AppendRow(rowBuf, msg.b.vals[int(r)*nf:(int(r)+1)*nf])
 				rows = append(rows, parquet.Row(rowBuf[start:len(rowBuf):len(rowBuf)]))
 			}
-			if _, err := p.w.WriteRows(rows); err != nil {
+			_, err := p.w.WriteRows(rows)
+			msg.b.release()
+			if err != nil {
 				return fmt.Errorf("write partition %s: %w", p.dt, err)
 			}
 			p.rows += int64(msg.n)
