@@ -45,3 +45,25 @@ func TestSimplePatternMatchesRegexp(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkPattern compares the table matcher with regexp on a
+// transaction id.
+func BenchmarkPattern(b *testing.B) {
+	const p = `^tx_[0-9a-f]{16}$`
+	in := []byte("tx_0123456789abcdef")
+	sp, re := compileSimplePattern(p), regexp.MustCompile(p)
+	b.Run("table", func(b *testing.B) {
+		for b.Loop() {
+			if !sp.match(in) {
+				b.Fatal("no match")
+			}
+		}
+	})
+	b.Run("regexp", func(b *testing.B) {
+		for b.Loop() {
+			if !re.Match(in) {
+				b.Fatal("no match")
+			}
+		}
+	})
+}

@@ -386,6 +386,11 @@ type pipeline struct {
 	buffered int64
 	wg       errgroup.Group
 	ctx      context.Context
+	// inflight bounds the chunks read but not yet applied: the reader takes
+	// a token per chunk, the consumer returns it after applying the batch.
+	// Without it a stalled worker lets the others fill the consumer's
+	// reorder buffer without limit.
+	inflight chan struct{}
 }
 
 func (p *pipeline) run(ctx context.Context) error {
@@ -403,6 +408,7 @@ func (p *pipeline) run(ctx context.Context) error {
 	}
 	chunks := make(chan *chunk, p.o.Workers)
 	batches := make(chan *batch, p.o.Workers)
+	p.inflight = make(chan struct{}, 4*p.o.Workers)
 	var bytesRead atomic.Int64
 
 	g.Go(func() error {
@@ -507,6 +513,11 @@ func (p *pipeline) read(ctx context.Context, out chan<- *chunk, bytesRead *atomi
 				c.seq, c.src, c.header = seq, i, header
 				seq++
 				select {
+				case p.inflight <- struct{}{}:
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+				select {
 				case out <- c:
 				case <-ctx.Done():
 					return ctx.Err()
@@ -593,6 +604,7 @@ func (p *pipeline) consume(ctx context.Context, in <-chan *batch) error {
 			if err := p.apply(ctx, nb); err != nil {
 				return err
 			}
+			<-p.inflight
 		}
 	}
 	if len(pending) > 0 && ctx.Err() == nil {
