@@ -92,7 +92,14 @@ func main() {
 	flag.StringVar(&formats, "formats", "jsonl,csv", "input formats to measure")
 	flag.BoolVar(&c.drift, "drift", true, "also run the drift benchmark (jobs/drift)")
 	flag.BoolVar(&c.rssOnly, "rss", false, "only run txlake once on the JSONL input and report its peak RSS")
+	duckSQL := flag.String("duckdb-sql", "", "internal: run this statement in DuckDB and exit (the DuckDB child process)")
 	flag.Parse()
+	if *duckSQL != "" {
+		if err := duckChild(*duckSQL); err != nil {
+			fatal(err)
+		}
+		return
+	}
 	n, err := parseSize(size)
 	if err != nil {
 		fatal(err)
@@ -149,17 +156,6 @@ func run(ctx context.Context, c config) error {
 		return fmt.Errorf("%s has %d MiB free; this run needs about %d MiB", c.dir, free>>20, need>>20)
 	}
 	rowsPerDay := max(c.bytes/jsonlBytesPerRow/days, 1)
-	var db *sql.DB
-	if !c.rssOnly {
-		var err error
-		if db, err = sql.Open("duckdb", ""); err != nil {
-			return err
-		}
-		defer db.Close()
-		if _, err := db.ExecContext(ctx, "SET TimeZone = 'UTC'"); err != nil {
-			return err
-		}
-	}
 	fmt.Printf("bench: %d CPUs, load average %s\n", res.CPUs, res.LoadBefore)
 	for _, format := range c.formats {
 		in, err := generate(c, format, rowsPerDay)
@@ -176,18 +172,18 @@ func run(ctx context.Context, c config) error {
 			}
 			fmt.Printf("  run %d: txlake %.2fs (peak RSS %.0f MB)", i+1, r.Seconds, r.MaxRSSMB)
 			tx = append(tx, r)
-			if db != nil {
-				d, err := runDuckDB(ctx, db, c, in)
+			if !c.rssOnly {
+				d, err := runDuckDB(ctx, c, in)
 				if err != nil {
 					return err
 				}
-				fmt.Printf(", duckdb %.2fs", d.Seconds)
+				fmt.Printf(", duckdb %.2fs (peak RSS %.0f MB)", d.Seconds, d.MaxRSSMB)
 				dk = append(dk, d)
 			}
 			fmt.Println()
 		}
 		item.Txlake = side(tx, in)
-		if db != nil {
+		if !c.rssOnly {
 			d := side(dk, in)
 			item.DuckDB = &d
 			item.Ratio = item.Txlake.MedianSeconds / d.MedianSeconds
@@ -240,7 +236,7 @@ func printSummary(res *Results) {
 	for _, in := range res.Inputs {
 		fmt.Printf("%-6s %-7s %8.2fs %10.1f %12.0f %7.0f MB\n", in.Format, "txlake", in.Txlake.MedianSeconds, in.Txlake.MBPerSec, in.Txlake.RowsPerSec, in.Txlake.PeakRSSMB)
 		if in.DuckDB != nil {
-			fmt.Printf("%-6s %-7s %8.2fs %10.1f %12.0f %10s\n", in.Format, "duckdb", in.DuckDB.MedianSeconds, in.DuckDB.MBPerSec, in.DuckDB.RowsPerSec, "-")
+			fmt.Printf("%-6s %-7s %8.2fs %10.1f %12.0f %7.0f MB\n", in.Format, "duckdb", in.DuckDB.MedianSeconds, in.DuckDB.MBPerSec, in.DuckDB.RowsPerSec, in.DuckDB.PeakRSSMB)
 			fmt.Printf("%-6s ratio txlake/duckdb %.2f\n", in.Format, in.Ratio)
 		}
 	}
@@ -302,32 +298,42 @@ func parseGen(doc []byte, format, dir string) (*input, error) {
 	return in, nil
 }
 
+// runChild runs cmd and returns its wall time and peak RSS. Both tools run
+// as children of this small process: Linux counts the parent's peak RSS at
+// exec time into a child's rusage maxrss, so running DuckDB in this process
+// would inflate txlake's figure.
+func runChild(cmd *exec.Cmd) (Run, []byte, error) {
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	start := time.Now()
+	err := cmd.Run()
+	r := Run{Seconds: time.Since(start).Seconds()}
+	if err != nil {
+		return r, nil, fmt.Errorf("%w\n%s", err, stderr.String())
+	}
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		r.MaxRSSMB = float64(ru.Maxrss) * 1024 / 1e6 // Linux: KiB
+	}
+	return r, stdout.Bytes(), nil
+}
+
 // runTxlake runs one `txlake ingest` into a fresh lake as a child process.
 func runTxlake(ctx context.Context, c config, in *input) (Run, error) {
 	lakeDir := filepath.Join(c.dir, "lake-txlake")
 	if err := os.RemoveAll(lakeDir); err != nil {
 		return Run{}, err
 	}
-	cmd := exec.CommandContext(ctx, c.bin, "ingest", "--schema", c.schema, "--source", filepath.Join(in.dir, "*."+in.format),
-		"--lake", lakeDir, "--json", "--log-level", "warn")
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	start := time.Now()
-	err := cmd.Run()
-	wall := time.Since(start)
+	r, stdout, err := runChild(exec.CommandContext(ctx, c.bin, "ingest", "--schema", c.schema, "--source", filepath.Join(in.dir, "*."+in.format),
+		"--lake", lakeDir, "--json", "--log-level", "warn"))
 	if err != nil {
-		return Run{}, fmt.Errorf("txlake ingest: %w\n%s", err, stderr.String())
+		return Run{}, fmt.Errorf("txlake ingest: %w", err)
 	}
 	var sum struct {
 		RowsRead   int64 `json:"rows_read"`
 		Reconciled bool  `json:"reconciled"`
 	}
-	if err := json.Unmarshal(stdout.Bytes(), &sum); err != nil || !sum.Reconciled || sum.RowsRead == 0 {
-		return Run{}, fmt.Errorf("txlake ingest: unexpected summary (%v): %.300s", err, stdout.String())
-	}
-	r := Run{Seconds: wall.Seconds()}
-	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		r.MaxRSSMB = float64(ru.Maxrss) * 1024 / 1e6 // Linux: KiB
+	if err := json.Unmarshal(stdout, &sum); err != nil || !sum.Reconciled || sum.RowsRead == 0 {
+		return Run{}, fmt.Errorf("txlake ingest: unexpected summary (%v): %.300s", err, stdout)
 	}
 	return r, nil
 }
@@ -362,16 +368,35 @@ func duckQuery(in *input, out string) string {
 	return fmt.Sprintf("COPY (%s) TO '%s' (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (dt), OVERWRITE_OR_IGNORE)", q, out)
 }
 
-func runDuckDB(ctx context.Context, db *sql.DB, c config, in *input) (Run, error) {
+// runDuckDB runs the COPY in a child process (this program with
+// -duckdb-sql), like txlake, so both times include a process start.
+func runDuckDB(ctx context.Context, c config, in *input) (Run, error) {
 	out := filepath.Join(c.dir, "lake-duckdb")
 	if err := os.RemoveAll(out); err != nil {
 		return Run{}, err
 	}
-	start := time.Now()
-	if _, err := db.ExecContext(ctx, duckQuery(in, out)); err != nil {
+	self, err := os.Executable()
+	if err != nil {
+		return Run{}, err
+	}
+	r, _, err := runChild(exec.CommandContext(ctx, self, "-duckdb-sql", duckQuery(in, out)))
+	if err != nil {
 		return Run{}, fmt.Errorf("duckdb COPY: %w", err)
 	}
-	return Run{Seconds: time.Since(start).Seconds()}, nil
+	return r, nil
+}
+
+func duckChild(query string) error {
+	db, err := sql.Open("duckdb", "")
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if _, err := db.Exec("SET TimeZone = 'UTC'"); err != nil {
+		return err
+	}
+	_, err = db.Exec(query)
+	return err
 }
 
 var benchLine = regexp.MustCompile(`^BenchmarkDriftReport\S*\s+\d+\s+(.*)$`)
