@@ -41,7 +41,7 @@ FUZZTIME ?= 20s
 GORELEASER_VERSION := v2.15.1
 GORELEASER ?= $(GO) run github.com/goreleaser/goreleaser/v2@$(GORELEASER_VERSION)
 
-.PHONY: help build demo demo-s3 demo-hdfs services-stop test test-airflow deps bench fuzz release-check lint clean clean-all
+.PHONY: help build demo demo-s3 demo-hdfs services-stop test test-airflow deps bench bench-rss fuzz release-check lint clean clean-all
 
 help: ## list the targets
 	@echo "Usage: make TARGET [LAKE=dir] [SERVICES='s3 hdfs'] [TXLAKE_REQUIRE_SERVICES=1]"
@@ -119,8 +119,17 @@ test-airflow: ## import and check deploy/airflow/txlake_dag.py under Apache Airf
 	$(AIRFLOW_VENV)/bin/python -c 'import airflow' 2>/dev/null || $(AIRFLOW_VENV)/bin/pip install --quiet --disable-pip-version-check apache-airflow==$(AIRFLOW_VERSION)
 	AIRFLOW_HOME=$(abspath .cache/airflow-home) TXLAKE_PYTHON=$(abspath $(AIRFLOW_VENV)/bin/python) $(GO) test -count=1 -run TestAirflowDAGCommandsMatchPlan -v ./cmd/txlake
 
-bench: ## run the benchmarks once (placeholder)
-	$(GO) test -run '^$$' -bench . -benchtime 1x ./...
+# `make bench BENCH_BYTES=256M` for a quick run; `make bench-rss BENCH_BYTES=4G`
+# for the memory check (docs/performance.md).
+BENCH_BYTES ?= 1G
+BENCH_RUNS  ?= 3
+BENCH_FLAGS ?=
+
+bench: build ## txlake ingest vs DuckDB COPY on BENCH_BYTES (1G) of gen JSONL and CSV, 3 runs each, then the drift benchmark; results JSON under .cache/bench
+	$(GO) run ./testdata/bench -bin $(BIN) -bytes $(BENCH_BYTES) -runs $(BENCH_RUNS) $(BENCH_FLAGS)
+
+bench-rss: build ## peak RSS of one txlake ingest of BENCH_BYTES of gen JSONL (make bench-rss BENCH_BYTES=4G)
+	$(GO) run ./testdata/bench -bin $(BIN) -bytes $(BENCH_BYTES) -rss $(BENCH_FLAGS)
 
 bench-drift: ## time one drift report of 1M current against 10M reference rows (builds the lake once under .cache/bench-drift-lake)
 	TXLAKE_BENCH_LAKE=$(abspath .cache/bench-drift-lake) $(GO) test -run '^$$' -bench DriftReport -benchtime 1x -timeout 30m ./jobs/drift

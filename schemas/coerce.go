@@ -51,6 +51,7 @@ type fieldRules struct {
 	// string. Fields with more than memoLimit distinct values stop using it.
 	memo         map[string]string
 	memoOff      bool
+	pattern      *simplePattern // f.Pattern's fast matcher, nil when it has none
 	formats      []timeFormat
 	maxIntDigits int
 	// Preformatted details, so that rejecting a value costs one allocation.
@@ -148,6 +149,7 @@ func compileRules(f *Field) (fieldRules, error) {
 	}
 	if f.Pattern != nil {
 		r.patternDetail = "does not match " + f.PatternText
+		r.pattern = compileSimplePattern(f.PatternText)
 	}
 	for _, fm := range f.Formats {
 		tf := timeFormat{kind: fmtLayout, layout: fm}
@@ -437,7 +439,7 @@ func (c *Coercer) coerceString(r *fieldRules, b []byte) (Value, *RuleError) {
 		}
 		canonical = v
 	}
-	if f.Pattern != nil && !f.Pattern.Match(b) {
+	if f.Pattern != nil && !r.matchPattern(b) {
 		return Value{}, r.fail("pattern", r.patternDetail)
 	}
 	switch f.PII {
@@ -464,6 +466,13 @@ func (c *Coercer) coerceString(r *fieldRules, b []byte) (Value, *RuleError) {
 		return Value{S: v}, nil
 	}
 	return Value{S: string(b)}, nil
+}
+
+func (r *fieldRules) matchPattern(b []byte) bool {
+	if r.pattern != nil {
+		return r.pattern.match(b)
+	}
+	return r.f.Pattern.Match(b)
 }
 
 // memoLimit is the number of distinct values a string field may have and

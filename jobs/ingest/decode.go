@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"sync"
+	"sync/atomic"
 	"unicode/utf8"
 
 	"github.com/valyala/fastjson"
@@ -154,6 +156,43 @@ type batch struct {
 	read, empty int64
 	bytes       int64
 	unknown     map[string]int64
+	// refs counts the partition writers still to encode rows of the
+	// batch; the last one returns its buffers to batchPool (see hold).
+	refs atomic.Int32
+}
+
+// batchPool recycles batches, whose row buffers are a few MiB each: fresh
+// ones cost page faults and GC work on every chunk.
+var batchPool sync.Pool
+
+// newBatch returns an empty batch, recycled when one is free.
+func newBatch() *batch {
+	b, _ := batchPool.Get().(*batch)
+	if b == nil {
+		return &batch{}
+	}
+	*b = batch{vals: b.vals[:0], days: b.days[:0], keys: b.keys[:0], hits: b.hits[:0], q: b.q[:0]}
+	return b
+}
+
+// hold records that n partition writers will read the batch's rows, each
+// calling release when done; with n == 0 the batch is recycled at once.
+// The consumer calls it once, after its last use of the batch and before
+// sending it to any writer.
+func (b *batch) hold(n int) {
+	b.refs.Store(int32(n))
+	if n == 0 {
+		batchPool.Put(b)
+	}
+}
+
+// release is a writer's signal that it no longer reads the batch. Values
+// already handed to Parquet stay valid: strings are never recycled, only
+// the slices that hold them.
+func (b *batch) release() {
+	if b.refs.Add(-1) == 0 {
+		batchPool.Put(b)
+	}
 }
 
 // decoder turns chunks into batches. One per worker goroutine.
@@ -169,8 +208,11 @@ type decoder struct {
 	scratch []byte
 	keyBuf  []byte
 	numBuf  []byte
-	redact  *redactor   // nil unless --quarantine-redact
 	conds   *conditions // nil unless the schema has condition rules
+	redact  *redactor // nil unless --quarantine-redact
+	// fast scans the common shape of JSON lines without fastjson; nil when
+	// the schema's paths are beyond it.
+	fast *fastScanner
 }
 
 // window restricts the partitions an ingest may write (--date, --from/--to).
@@ -187,21 +229,29 @@ func newDecoder(s *schemas.Schema, c *schemas.Coercer, maxLine int, w *window) *
 			d.known[p[0]] = true
 		}
 	}
+	if d.fast = newFastScanner(s); d.fast != nil {
+		d.fast.raws = d.raws
+	}
 	return d
 }
 
 func (d *decoder) decode(c *chunk, format Format) *batch {
 	nf := len(d.s.Fields)
-	b := &batch{seq: c.seq, src: c.src, nf: nf, bytes: c.bytes}
+	b := newBatch()
+	b.seq, b.src, b.nf, b.bytes = c.seq, c.src, nf, c.bytes
 	if c.long == nil {
 		// Size the row buffers once: growing them showed up in profiles.
 		lines := bytes.Count(c.data, []byte{'\n'}) + 1
-		b.vals = make([]schemas.Value, 0, lines*nf)
-		b.days = make([]int64, 0, lines)
-		if len(d.s.KeyIndex) > 0 {
+		if cap(b.vals) < lines*nf {
+			b.vals = make([]schemas.Value, 0, lines*nf)
+		}
+		if cap(b.days) < lines {
+			b.days = make([]int64, 0, lines)
+		}
+		if len(d.s.KeyIndex) > 0 && cap(b.keys) < lines {
 			b.keys = make([]xxh3.Uint128, 0, lines)
 		}
-		if d.conds != nil {
+		if d.conds != nil && cap(b.hits) < lines {
 			b.hits = make([]uint64, 0, lines)
 		}
 	}
@@ -268,6 +318,12 @@ func (d *decoder) decode(c *chunk, format Format) *batch {
 }
 
 func (d *decoder) rawsJSON(ln []byte, b *batch) (rule, field, reason string) {
+	if d.fast != nil && d.fast.scan(ln) {
+		for _, k := range d.fast.unk {
+			d.countUnknown(b, k)
+		}
+		return "", "", ""
+	}
 	v, err := d.p.ParseBytes(ln)
 	if err != nil {
 		return "json", "", "malformed JSON: the line is not a complete JSON value"
@@ -278,12 +334,7 @@ func (d *decoder) rawsJSON(ln []byte, b *batch) (rule, field, reason string) {
 	}
 	obj.Visit(func(k []byte, _ *fastjson.Value) {
 		if !d.known[string(k)] {
-			if b.unknown == nil {
-				b.unknown = map[string]int64{}
-			}
-			if _, ok := b.unknown[string(k)]; ok || len(b.unknown) < 100 {
-				b.unknown[string(k)]++
-			}
+			d.countUnknown(b, k)
 		}
 	})
 	d.scratch = d.scratch[:0]
@@ -318,6 +369,17 @@ func (d *decoder) rawsJSON(ln []byte, b *batch) (rule, field, reason string) {
 		d.raws[i] = r
 	}
 	return "", "", ""
+}
+
+// countUnknown counts a top-level JSON name no field reads (the first 100
+// distinct names of a batch).
+func (d *decoder) countUnknown(b *batch, k []byte) {
+	if b.unknown == nil {
+		b.unknown = map[string]int64{}
+	}
+	if _, ok := b.unknown[string(k)]; ok || len(b.unknown) < 100 {
+		b.unknown[string(k)]++
+	}
 }
 
 func (d *decoder) rawsCSV(ln []byte, h *csvHeader, b *batch) (rule, field, reason string) {

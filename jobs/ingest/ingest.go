@@ -481,6 +481,11 @@ type pipeline struct {
 	ctx      context.Context
 	spool    *spool  // where the writers write when the schema has history rules
 	ruleHits []int64 // rows tagged, per rule of the schema
+	// inflight bounds the chunks read but not yet applied: the reader takes
+	// a token per chunk, the consumer returns it after applying the batch.
+	// Without it a stalled worker lets the others fill the consumer's
+	// reorder buffer without limit.
+	inflight chan struct{}
 }
 
 func (p *pipeline) run(ctx context.Context) error {
@@ -498,6 +503,7 @@ func (p *pipeline) run(ctx context.Context) error {
 	}
 	chunks := make(chan *chunk, p.o.Workers)
 	batches := make(chan *batch, p.o.Workers)
+	p.inflight = make(chan struct{}, 4*p.o.Workers)
 	var bytesRead atomic.Int64
 
 	g.Go(func() error {
@@ -605,6 +611,11 @@ func (p *pipeline) read(ctx context.Context, out chan<- *chunk, bytesRead *atomi
 				c.seq, c.src, c.header = seq, i, header
 				seq++
 				select {
+				case p.inflight <- struct{}{}:
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+				select {
 				case out <- c:
 				case <-ctx.Done():
 					return ctx.Err()
@@ -691,6 +702,7 @@ func (p *pipeline) consume(ctx context.Context, in <-chan *batch) error {
 			if err := p.apply(ctx, nb); err != nil {
 				return err
 			}
+			<-p.inflight
 		}
 	}
 	if len(pending) > 0 && ctx.Err() == nil {
@@ -755,6 +767,7 @@ func (p *pipeline) apply(ctx context.Context, b *batch) error {
 			touched[ps] = true
 		}
 	}
+	b.hold(len(touched))
 	for ps := range touched {
 		ps.pending += int64(ps.msg.n)
 		p.buffered += int64(ps.msg.n)

@@ -210,7 +210,9 @@ func (p *partWriter) loop() (err error) {
 				}
 				rows = append(rows, parquet.Row(rowBuf[start:len(rowBuf):len(rowBuf)]))
 			}
-			if err := p.w.WriteRows(rows); err != nil {
+			err := p.w.WriteRows(rows)
+			msg.b.release()
+			if err != nil {
 				return fmt.Errorf("write partition %s: %w", p.dt, err)
 			}
 		}

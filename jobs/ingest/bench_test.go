@@ -1,0 +1,153 @@
+package ingest
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"testing"
+
+	"github.com/klauspost/compress/zstd"
+	"github.com/parquet-go/parquet-go"
+
+	"github.com/txlake/txlake/jobs/gen"
+	"github.com/txlake/txlake/schemas"
+)
+
+// Micro-benchmarks of the ingest hot path on one generated day (default
+// faults), for A/B comparisons with -count and benchstat:
+//
+//	go test ./jobs/ingest -run '^$' -bench 'Decode|WriteParquet' -count 6
+
+const benchRows = 60_000
+
+// benchInput returns one generated day of benchRows rows in format.
+func benchInput(b *testing.B, format string) []byte {
+	b.Helper()
+	dir := b.TempDir()
+	sum, err := gen.Generate(b.Context(), gen.Options{OutDir: dir, Start: genStart, Days: 1, RowsPerDay: benchRows,
+		Seed: 11, Format: format, FaultRate: 0.01})
+	if err != nil {
+		b.Fatal(err)
+	}
+	data, err := os.ReadFile(sum.Files[0].Path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return data
+}
+
+// benchChunks cuts data into the reader's 2 MiB chunks (the CSV header is
+// parsed off the first one).
+func benchChunks(b *testing.B, s *schemas.Schema, data []byte, format Format) []*chunk {
+	b.Helper()
+	lr := newLineReader(bytes.NewReader(data), 2<<20, 1<<20)
+	var out []*chunk
+	var header *csvHeader
+	for {
+		c, err := lr.next(b.Context())
+		if err == io.EOF {
+			return out
+		}
+		if err != nil {
+			b.Fatal(err)
+		}
+		if format == FormatCSV && header == nil {
+			i := bytes.IndexByte(c.data, '\n')
+			if header, err = parseCSVHeader(c.data[:i+1], s); err != nil {
+				b.Fatal(err)
+			}
+			c.data = c.data[i+1:]
+		}
+		c.header = header
+		out = append(out, c)
+	}
+}
+
+func benchDecode(b *testing.B, format Format, fast bool) {
+	s := loadSchema(b)
+	data := benchInput(b, string(format))
+	chunks := benchChunks(b, s, data, format)
+	c, err := s.NewCoercer(schemas.CoerceOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	d := newDecoder(s, c, 1<<20, nil)
+	if !fast {
+		d.fast = nil
+	}
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		for _, ch := range chunks {
+			d.decode(ch, format).hold(0) // the consumer recycles it
+		}
+	}
+}
+
+// BenchmarkDecodeJSON compares the fast scanner with the fastjson path.
+func BenchmarkDecodeJSON(b *testing.B) {
+	b.Run("scanner", func(b *testing.B) { benchDecode(b, FormatJSONL, true) })
+	b.Run("fastjson", func(b *testing.B) { benchDecode(b, FormatJSONL, false) })
+}
+
+func BenchmarkDecodeCSV(b *testing.B) { benchDecode(b, FormatCSV, true) }
+
+// BenchmarkWriteParquet encodes the decoded rows of one day into one
+// Parquet file per zstd level and row-group size, and reports the file size:
+// the trade-off table in docs/performance.md.
+func BenchmarkWriteParquet(b *testing.B) {
+	s := loadSchema(b)
+	data := benchInput(b, "jsonl")
+	c, err := s.NewCoercer(schemas.CoerceOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	d := newDecoder(s, c, 1<<20, nil)
+	var batches []*batch
+	for _, ch := range benchChunks(b, s, data, FormatJSONL) {
+		batches = append(batches, d.decode(ch, FormatJSONL))
+	}
+	nf := len(s.Fields)
+	levels := []zstd.EncoderLevel{zstd.SpeedFastest, zstd.SpeedDefault, zstd.SpeedBetterCompression}
+	for _, level := range levels {
+		for _, rg := range []int64{16_384, 122_880} {
+			b.Run(fmt.Sprintf("zstd=%s/rg=%d", level, rg), func(b *testing.B) {
+				codec := &pageCodec{level: level}
+				opts := FileWriterOptions(s.KeyValueMetadata(), rg)
+				opts[0] = parquet.Compression(codec)
+				var size int64
+				b.SetBytes(int64(len(data)))
+				for b.Loop() {
+					cw := &countWriter{}
+					w := parquet.NewWriter(cw, append([]parquet.WriterOption{s.ParquetSchema()}, opts...)...)
+					var rowBuf []parquet.Value
+					var rows []parquet.Row
+					for _, bt := range batches {
+						rowBuf, rows = rowBuf[:0], rows[:0]
+						for r := range bt.days {
+							start := len(rowBuf)
+							rowBuf = s.AppendRow(rowBuf, bt.vals[r*nf:(r+1)*nf])
+							if s.HasRules() {
+								rowBuf = s.AppendTags(rowBuf, 0)
+							}
+							rows = append(rows, parquet.Row(rowBuf[start:len(rowBuf):len(rowBuf)]))
+						}
+						if _, err := w.WriteRows(rows); err != nil {
+							b.Fatal(err)
+						}
+					}
+					if err := w.Close(); err != nil {
+						b.Fatal(err)
+					}
+					size = cw.n
+				}
+				b.ReportMetric(float64(size), "file-bytes")
+			})
+		}
+	}
+}
+
+type countWriter struct{ n int64 }
+
+func (w *countWriter) Write(p []byte) (int, error) { w.n += int64(len(p)); return len(p), nil }

@@ -1,0 +1,306 @@
+package ingest
+
+import (
+	"github.com/txlake/txlake/schemas"
+)
+
+// fastScanner is a hand-written, single-pass JSON scanner for the fields a
+// schema reads. It handles the common shape of log lines: one object whose
+// values are strings without escapes, numbers, true, false, null, and the
+// objects of nested field paths (merchant.id). It gives up (ok false) on
+// anything else: escapes, arrays, other nested objects, duplicate known
+// keys, malformed input. The decoder then parses the line with fastjson,
+// which decides and classifies it, so both paths yield the same raws,
+// unknown-field counts and quarantine reasons; the scanner accepts only
+// strict JSON, a subset of what fastjson accepts.
+type fastScanner struct {
+	top []scanKey // top-level keys some field reads
+	// hint is the index in top of the key expected next (lines tend to
+	// repeat the key order of the previous line).
+	hint  int
+	prio  []int         // per field: index in FromPaths of the path found, len(paths) if none
+	seen  uint64        // bit i: top[i] was seen on this line
+	unk   [][]byte      // unknown top-level keys of this line
+	raws  []schemas.Raw // the decoder's raws, filled in place
+	nPath []int         // per field: len(FromPaths)
+}
+
+// scanKey is one top-level key: the fields it is a whole path of, and the
+// second-level keys of paths it begins.
+type scanKey struct {
+	name   string
+	leaf   []fieldPath // paths of length 1
+	nested []scanSub   // paths of length 2
+}
+
+type scanSub struct {
+	name string
+	fp   fieldPath
+}
+
+type fieldPath struct{ field, path int }
+
+// newFastScanner returns nil when the schema's paths are beyond what the
+// scanner handles (deeper than two levels, or more than 64 top-level keys).
+func newFastScanner(s *schemas.Schema) *fastScanner {
+	fs := &fastScanner{prio: make([]int, len(s.Fields)), nPath: make([]int, len(s.Fields))}
+	idx := map[string]int{}
+	for i := range s.Fields {
+		f := &s.Fields[i]
+		fs.nPath[i] = len(f.FromPaths)
+		for j, p := range f.FromPaths {
+			if len(p) > 2 {
+				return nil
+			}
+			k, ok := idx[p[0]]
+			if !ok {
+				k = len(fs.top)
+				idx[p[0]] = k
+				fs.top = append(fs.top, scanKey{name: p[0]})
+			}
+			if len(p) == 1 {
+				fs.top[k].leaf = append(fs.top[k].leaf, fieldPath{i, j})
+			} else {
+				fs.top[k].nested = append(fs.top[k].nested, scanSub{p[1], fieldPath{i, j}})
+			}
+		}
+	}
+	if len(fs.top) > 64 {
+		return nil
+	}
+	return fs
+}
+
+// scan fills fs.raws and fs.unk from ln, or reports false.
+func (fs *fastScanner) scan(ln []byte) bool {
+	for i := range fs.prio {
+		fs.prio[i] = fs.nPath[i]
+		fs.raws[i] = schemas.Raw{Kind: schemas.RawMissing}
+	}
+	fs.seen = 0
+	fs.unk = fs.unk[:0]
+	i := skipWS(ln, 0)
+	if i >= len(ln) || ln[i] != '{' {
+		return false
+	}
+	i = skipWS(ln, i+1)
+	if i < len(ln) && ln[i] == '}' {
+		return skipWS(ln, i+1) == len(ln)
+	}
+	for {
+		key, j, ok := scanString(ln, i)
+		if !ok {
+			return false
+		}
+		j = skipWS(ln, j)
+		if j >= len(ln) || ln[j] != ':' {
+			return false
+		}
+		j = skipWS(ln, j+1)
+		k := fs.lookup(key)
+		if k < 0 {
+			fs.unk = append(fs.unk, key)
+			if j, ok = skipScalar(ln, j); !ok {
+				return false
+			}
+		} else {
+			if fs.seen&(1<<k) != 0 {
+				return false // a duplicate known key: let fastjson decide which wins
+			}
+			fs.seen |= 1 << k
+			sk := &fs.top[k]
+			if len(sk.nested) > 0 && j < len(ln) && ln[j] == '{' {
+				if len(sk.leaf) > 0 {
+					return false // an object where a field wants a value
+				}
+				if j, ok = fs.scanNested(ln, j, sk.nested); !ok {
+					return false
+				}
+			} else {
+				var r schemas.Raw
+				if r, j, ok = scanRaw(ln, j); !ok {
+					return false
+				}
+				for _, fp := range sk.leaf {
+					fs.set(fp, r)
+				}
+			}
+		}
+		j = skipWS(ln, j)
+		if j >= len(ln) {
+			return false
+		}
+		switch ln[j] {
+		case ',':
+			i = skipWS(ln, j+1)
+		case '}':
+			return skipWS(ln, j+1) == len(ln)
+		default:
+			return false
+		}
+	}
+}
+
+func (fs *fastScanner) set(fp fieldPath, r schemas.Raw) {
+	if fp.path < fs.prio[fp.field] {
+		fs.prio[fp.field] = fp.path
+		fs.raws[fp.field] = r
+	}
+}
+
+func (fs *fastScanner) lookup(key []byte) int {
+	if h := fs.hint; h < len(fs.top) && fs.top[h].name == string(key) {
+		fs.hint = h + 1
+		return h
+	}
+	for k := range fs.top {
+		if fs.top[k].name == string(key) {
+			fs.hint = k + 1
+			return k
+		}
+	}
+	return -1
+}
+
+// scanNested reads the object at ln[i] ('{') holding second-level keys.
+func (fs *fastScanner) scanNested(ln []byte, i int, subs []scanSub) (int, bool) {
+	i = skipWS(ln, i+1)
+	if i < len(ln) && ln[i] == '}' {
+		return i + 1, true
+	}
+	for {
+		key, j, ok := scanString(ln, i)
+		if !ok {
+			return 0, false
+		}
+		j = skipWS(ln, j)
+		if j >= len(ln) || ln[j] != ':' {
+			return 0, false
+		}
+		var r schemas.Raw
+		if r, j, ok = scanRaw(ln, skipWS(ln, j+1)); !ok {
+			return 0, false
+		}
+		for _, sub := range subs {
+			if sub.name == string(key) {
+				fs.set(sub.fp, r)
+			}
+		}
+		j = skipWS(ln, j)
+		if j >= len(ln) {
+			return 0, false
+		}
+		switch ln[j] {
+		case ',':
+			i = skipWS(ln, j+1)
+		case '}':
+			return j + 1, true
+		default:
+			return 0, false
+		}
+	}
+}
+
+func skipWS(ln []byte, i int) int {
+	for i < len(ln) {
+		switch ln[i] {
+		case ' ', '\t', '\n', '\r':
+			i++
+		default:
+			return i
+		}
+	}
+	return i
+}
+
+// scanString reads a string without escapes or control characters at
+// ln[i] and returns its contents and the index after its closing quote.
+func scanString(ln []byte, i int) ([]byte, int, bool) {
+	if i >= len(ln) || ln[i] != '"' {
+		return nil, 0, false
+	}
+	for j := i + 1; j < len(ln); j++ {
+		switch c := ln[j]; {
+		case c == '"':
+			return ln[i+1 : j], j + 1, true
+		case c == '\\' || c < 0x20:
+			return nil, 0, false
+		}
+	}
+	return nil, 0, false
+}
+
+// scanRaw reads one scalar value at ln[i] as a schemas.Raw.
+func scanRaw(ln []byte, i int) (schemas.Raw, int, bool) {
+	if i >= len(ln) {
+		return schemas.Raw{}, 0, false
+	}
+	switch c := ln[i]; {
+	case c == '"':
+		s, j, ok := scanString(ln, i)
+		return schemas.Raw{Kind: schemas.RawString, Text: s}, j, ok
+	case c == '-' || (c >= '0' && c <= '9'):
+		j, ok := scanNumber(ln, i)
+		if !ok {
+			return schemas.Raw{}, 0, false
+		}
+		return schemas.Raw{Kind: schemas.RawNumber, Text: ln[i:j:j]}, j, true
+	case hasLiteral(ln, i, "null"):
+		return schemas.Raw{Kind: schemas.RawNull}, i + 4, true
+	case hasLiteral(ln, i, "true"):
+		return schemas.Raw{Kind: schemas.RawBool, Bool: true}, i + 4, true
+	case hasLiteral(ln, i, "false"):
+		return schemas.Raw{Kind: schemas.RawBool}, i + 5, true
+	}
+	return schemas.Raw{}, 0, false
+}
+
+func skipScalar(ln []byte, i int) (int, bool) {
+	_, j, ok := scanRaw(ln, i)
+	return j, ok
+}
+
+func hasLiteral(ln []byte, i int, lit string) bool {
+	return len(ln)-i >= len(lit) && string(ln[i:i+len(lit)]) == lit
+}
+
+// scanNumber reads a strict JSON number at ln[i]:
+// -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
+func scanNumber(ln []byte, i int) (int, bool) {
+	if ln[i] == '-' {
+		i++
+	}
+	digits := func(i int) int {
+		for i < len(ln) && ln[i] >= '0' && ln[i] <= '9' {
+			i++
+		}
+		return i
+	}
+	switch {
+	case i < len(ln) && ln[i] == '0':
+		i++
+	case i < len(ln) && ln[i] >= '1' && ln[i] <= '9':
+		i = digits(i)
+	default:
+		return 0, false
+	}
+	if i < len(ln) && ln[i] == '.' {
+		j := digits(i + 1)
+		if j == i+1 {
+			return 0, false
+		}
+		i = j
+	}
+	if i < len(ln) && (ln[i] == 'e' || ln[i] == 'E') {
+		i++
+		if i < len(ln) && (ln[i] == '+' || ln[i] == '-') {
+			i++
+		}
+		j := digits(i)
+		if j == i {
+			return 0, false
+		}
+		i = j
+	}
+	return i, true
+}
