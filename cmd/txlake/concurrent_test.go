@@ -34,6 +34,12 @@ type lockProc struct {
 func lockStart(t *testing.T, lakeURL, glob string, env []string, extra ...string) *lockProc {
 	t.Helper()
 	args := append([]string{"ingest", "--schema", cliSchema, "--source", glob, "--lake", lakeURL, "--json", "--log-format", "json"}, extra...)
+	return lockStartArgs(t, env, args...)
+}
+
+// lockStartArgs starts the binary with args.
+func lockStartArgs(t *testing.T, env []string, args ...string) *lockProc {
+	t.Helper()
 	p := &lockProc{cmd: exec.CommandContext(t.Context(), txlakeBinary(t), args...), done: make(chan error, 1)}
 	p.cmd.Env = append(os.Environ(), env...)
 	p.cmd.Stdout, p.cmd.Stderr = &p.stdout, &p.stderr
@@ -119,6 +125,39 @@ func TestConcurrentIngest(t *testing.T) {
 				}
 				if len(ids) != 1 {
 					t.Fatalf("the same inputs gave contributions %v", ids)
+				}
+				st := svcOpen(t, lakeURL)
+				lockCheckOneRunPerContribution(t, svcCheckLake(t, st, crashTable, true), 1)
+				if got := svcRowsHash(t, lakeURL); got != wantOne {
+					t.Errorf("the lake holds rows %s; a single run holds %s", got, wantOne)
+				}
+				lockCheckReleased(t, st)
+			})
+			t.Run("same date, txlake run", func(t *testing.T) {
+				// Two scheduled runs of one job and date at once: the
+				// contribution is (job, date), so one of them replaces the
+				// other's and the lake holds the rows once.
+				lakeURL := rootURL + "/run"
+				schema, err := filepath.Abs(cliSchema)
+				if err != nil {
+					t.Fatal(err)
+				}
+				jobs := filepath.Join(t.TempDir(), "jobs.yaml")
+				doc := fmt.Sprintf("jobs:\n  pay:\n    kind: ingest\n    schema: %s\n    sources: ['%s']\n", schema, globs[0])
+				if err := os.WriteFile(jobs, []byte(doc), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				var procs []*lockProc
+				for range 2 {
+					procs = append(procs, lockStartArgs(t, nil, "run", "pay", "--jobs", jobs, "--date", "2026-01-02",
+						"--lake", lakeURL, "--json", "--log-format", "json"))
+				}
+				ids := map[string]bool{}
+				for _, p := range procs {
+					ids[p.committed(t).Contribution.ID] = true
+				}
+				if len(ids) != 1 {
+					t.Fatalf("two runs of one job and date gave contributions %v", ids)
 				}
 				st := svcOpen(t, lakeURL)
 				lockCheckOneRunPerContribution(t, svcCheckLake(t, st, crashTable, true), 1)
