@@ -2,31 +2,19 @@ package archive
 
 import (
 	"fmt"
-	"regexp"
-	"strconv"
+	"strings"
 	"time"
 
 	"github.com/dustin/go-humanize"
-)
 
-var ageRe = regexp.MustCompile(`^([0-9]{1,6})([dw])$`)
+	"github.com/txlake/txlake/tagging"
+)
 
 // ParseAge parses an age such as "30d" (days), "12w" (weeks) or any Go
 // duration ("720h", "90m"). It must be positive.
 func ParseAge(s string) (time.Duration, error) {
-	if m := ageRe.FindStringSubmatch(s); m != nil {
-		n, _ := strconv.Atoi(m[1])
-		d := time.Duration(n) * 24 * time.Hour
-		if m[2] == "w" {
-			d *= 7
-		}
-		if d <= 0 {
-			return 0, fmt.Errorf("invalid age %q: want a positive duration such as 30d, 12w or 720h", s)
-		}
-		return d, nil
-	}
-	d, err := time.ParseDuration(s)
-	if err != nil || d <= 0 {
+	d, err := tagging.ParseDuration(s)
+	if err != nil || s != strings.TrimSpace(s) {
 		return 0, fmt.Errorf("invalid age %q: want a positive duration such as 30d, 12w or 720h", s)
 	}
 	return d, nil

@@ -19,6 +19,7 @@ import (
 	"github.com/txlake/txlake/jobs/drift"
 	"github.com/txlake/txlake/schemas/yamlnode"
 	"github.com/txlake/txlake/storage/lake"
+	"github.com/txlake/txlake/tagging"
 )
 
 // Kind is the kind of a job.
@@ -654,25 +655,9 @@ func (p *parser) size(e yamlnode.Entry, what string) int64 {
 // ParseDuration parses a retention or age: Go durations (36h) and whole
 // days or weeks (90d, 12w). It must be positive.
 func ParseDuration(s string) (time.Duration, error) {
-	s = strings.TrimSpace(s)
-	var d time.Duration
-	if n, unit := strings.TrimRight(s, "dw"), strings.TrimLeft(s, "0123456789"); n != "" && (unit == "d" || unit == "w") {
-		v, err := strconv.ParseInt(n, 10, 32)
-		if err != nil || v > 36600 {
-			return 0, fmt.Errorf("invalid duration %q: want e.g. 90d, 12w or 36h", s)
-		}
-		d = time.Duration(v) * 24 * time.Hour
-		if unit == "w" {
-			d *= 7
-		}
-	} else {
-		var err error
-		if d, err = time.ParseDuration(s); err != nil {
-			return 0, fmt.Errorf("invalid duration %q: want e.g. 90d, 12w or 36h", s)
-		}
-	}
-	if d <= 0 {
-		return 0, fmt.Errorf("invalid duration %q: must be positive", s)
+	d, err := tagging.ParseDuration(s)
+	if err != nil {
+		return 0, fmt.Errorf("invalid duration %q: want e.g. 90d, 12w or 36h", strings.TrimSpace(s))
 	}
 	return d, nil
 }

@@ -209,7 +209,7 @@ type decoder struct {
 	keyBuf  []byte
 	numBuf  []byte
 	conds   *conditions // nil unless the schema has condition rules
-	redact  *redactor // nil unless --quarantine-redact
+	redact  *redactor   // nil unless --quarantine-redact
 	// fast scans the common shape of JSON lines without fastjson; nil when
 	// the schema's paths are beyond it.
 	fast *fastScanner
