@@ -32,7 +32,7 @@ export TXLAKE_REQUIRE_SERVICES
 # Services started around `make test` (testdata/services/start-<name>.sh).
 # s3: versitygw; hdfs: Hadoop MiniDFSCluster; postgres: Debian's PostgreSQL.
 SERVICES ?= s3 hdfs postgres
-TEST_TIMEOUT ?= 20m
+TEST_TIMEOUT ?= 35m
 TEST_FLAGS ?= -race -count=1 -timeout $(TEST_TIMEOUT)
 FUZZTIME ?= 20s
 
