@@ -17,6 +17,11 @@ type HistoryInput struct {
 	Cur, Hist string
 	EventTime string // the event-time column
 	From, To  time.Time
+	// Bucket and Buckets, when Buckets > 1, restrict the query to the keys
+	// whose hash falls in bucket Bucket of Buckets: running every bucket
+	// gives the rule's hits in parts, each with a fraction of the memory
+	// (rules only ever compare rows of one key).
+	Bucket, Buckets int
 }
 
 // Columns of Cur that identify a new row, and the columns of HitsSQL's
@@ -72,6 +77,9 @@ func (r *Rule) HitsSQL(in HistoryInput) (string, error) {
 			cols += ", " + v + " AS _v"
 		}
 		notNull = append(notNull, v+" IS NOT NULL")
+	}
+	if in.Buckets > 1 {
+		notNull = append(notNull, "hash("+strings.Join(keys, ", ")+") % "+strconv.Itoa(in.Buckets)+" = "+strconv.Itoa(in.Bucket))
 	}
 	where := strings.Join(notNull, " AND ")
 	file, row := ident(FileColumn), ident(RowColumn)

@@ -78,9 +78,16 @@ type rowHit struct {
 	bits uint64
 }
 
+// defaultHistoryBatchRows is about how many rows (new and history) one
+// history lookup takes at a time; more are split into key buckets.
+const defaultHistoryBatchRows = 400_000
+
+// historyGoMemory is Go's soft memory limit during the history phase.
+const historyGoMemory = 256 << 20
+
 // historyDBMemory caps DuckDB's memory in the history phase; it spills to
 // the spool directory beyond it.
-const historyDBMemory = "256MB"
+const historyDBMemory = "128MB"
 
 // applyHistoryRules runs the history phase. On return each partition's
 // writer lists the files stored in the lake.
@@ -109,6 +116,12 @@ func (p *pipeline) applyHistoryRules(ctx context.Context) error {
 	// The pipeline's buffers are garbage now; give their memory back before
 	// DuckDB takes its share, so that the two never add up.
 	debug.FreeOSMemory()
+	// DuckDB's share and Go's together stay within the process's budget:
+	// Go's soft limit is lowered for the phase (never raised).
+	if cur := debug.SetMemoryLimit(-1); cur > historyGoMemory {
+		debug.SetMemoryLimit(historyGoMemory)
+		defer debug.SetMemoryLimit(cur)
+	}
 	if err := p.lookUpHistory(ctx, files, byPath, days[0], days[len(days)-1]); err != nil {
 		return err
 	}
@@ -178,8 +191,19 @@ func (p *pipeline) lookUpHistory(ctx context.Context, files []*spoolFile, byPath
 		}
 		in.Hist = "_hist"
 	}
+	// Big runs are looked up in key buckets, so DuckDB's memory stays within
+	// its limit however many rows the run and its history hold.
+	var newRows int64
+	for _, f := range files {
+		newRows += f.file.Rows
+	}
+	batch := p.o.HistoryBatchRows
+	if batch <= 0 {
+		batch = defaultHistoryBatchRows
+	}
+	buckets := int(min((newRows+histRows)/batch+1, 1024))
 	p.o.Logger.Info("history rules: looking up", "rules", len(p.s.Rules), "history_files", histFiles, "history_rows", histRows,
-		"from", from.Format(lake.DateLayout), "to", lake.DateString(lastDay))
+		"new_rows", newRows, "key_buckets", buckets, "from", from.Format(lake.DateLayout), "to", lake.DateString(lastDay))
 
 	for i := range p.s.Rules {
 		r := &p.s.Rules[i]
@@ -188,13 +212,18 @@ func (p *pipeline) lookUpHistory(ctx context.Context, files []*spoolFile, byPath
 		}
 		t0 := time.Now()
 		in.From = time.Unix(firstDay*86400, 0).UTC().Add(-r.Span()) // this rule's reach
-		q, err := r.HitsSQL(in)
-		if err != nil {
-			return err
-		}
-		n, err := p.collectHits(ctx, db, q, uint64(1)<<i, byPath)
-		if err != nil {
-			return fmt.Errorf("history rule %q: %w", r.Name, err)
+		var n int64
+		for b := range buckets {
+			in.Bucket, in.Buckets = b, buckets
+			q, err := r.HitsSQL(in)
+			if err != nil {
+				return err
+			}
+			nb, err := p.collectHits(ctx, db, q, uint64(1)<<i, byPath)
+			if err != nil {
+				return fmt.Errorf("history rule %q: %w", r.Name, err)
+			}
+			n += nb
 		}
 		p.ruleHits[i] += n
 		p.o.Logger.Debug("history rule evaluated", "rule", r.Name, "rows_tagged", n, "ms", time.Since(t0).Milliseconds())

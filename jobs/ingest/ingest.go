@@ -64,6 +64,10 @@ type Options struct {
 	// all partitions; above it the fullest row groups are flushed.
 	BufferedRowsBudget int64
 	Now                func() time.Time
+	// HistoryBatchRows is about how many rows (the run's and the history's)
+	// one history-rule lookup reads at a time; more are looked up in key
+	// buckets, each its own query. Default 400,000.
+	HistoryBatchRows int64
 	// Resolver makes the lake's committed files readable by DuckDB for
 	// history rules. Default: in place for a local lake, through the
 	// default read cache otherwise.
