@@ -98,14 +98,14 @@ func TestRunCancelled(t *testing.T) {
 			return nil
 		},
 	})
+	// Which of the dates handed to a worker before the cancel still ran
+	// depends on scheduling (a worker that had not started one yet leaves
+	// it out): the third date ran to the end, at most one more started,
+	// and nothing failed.
 	s := Summary(res)
-	if s[OutcomeNotRun] < 6 || s[OutcomeCommitted] < 3 || s[OutcomeFailed] != 0 {
-		t.Fatalf("after cancelling at the third date: %v", s)
-	}
-	for i, r := range res {
-		if r.Outcome == OutcomeCommitted && i > 0 && res[i-1].Outcome == OutcomeNotRun {
-			t.Errorf("%s ran after an earlier date was left out", r.Date)
-		}
+	if res[2].Outcome != OutcomeCommitted || s[OutcomeCommitted] > 4 || s[OutcomeNotRun] < 6 || s[OutcomeFailed] != 0 ||
+		s[OutcomeCommitted]+s[OutcomeNotRun] != len(dates) {
+		t.Fatalf("after cancelling at the third date: %v (third date %s)", s, res[2].Outcome)
 	}
 }
 
