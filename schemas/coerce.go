@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"hash"
@@ -14,6 +15,7 @@ import (
 	"unicode/utf8"
 	"unsafe"
 
+	"github.com/valyala/fastjson"
 	"golang.org/x/text/unicode/norm"
 )
 
@@ -36,6 +38,8 @@ type Coercer struct {
 	buf    []byte    // scratch for normalisation
 	sum    []byte    // scratch for HMAC sums
 	hexbuf []byte    // scratch for hex encoding
+	list   []byte    // scratch for packing list elements
+	jp     fastjson.Parser
 }
 
 // fieldRules is a field's rules compiled for coercion.
@@ -232,6 +236,14 @@ func (r *fieldRules) fail(rule, detail string) *RuleError {
 //     fails "range".
 //   - date: the formats are Go layouts tried in order; Value.I is days since
 //     1970-01-01 (of the UTC date when the layout has a zone).
+//   - list<string>: a JSON array of strings (RawComposite), or a RawString
+//     holding one (a CSV cell such as ["a","b"]; an empty cell is null).
+//     Anything else fails "type" ("expected list<string> (a JSON array of
+//     strings)"); a null or non-string element fails "type" too. Each
+//     element goes through the string rules above (normalize, enum,
+//     pattern, PII policy; rules fail with the element's position in the
+//     detail). An empty array is an empty list, not null. The value is
+//     packed as ListValue describes.
 //   - min and max (numeric types): the coerced value is compared exactly
 //     (decimals in unscaled units): rule "min" ("must be >= 0") or "max"
 //     ("must be <= 1000000").
@@ -259,6 +271,9 @@ func (c *Coercer) Coerce(fieldIndex int, raw Raw) (Value, *RuleError) {
 		got := "object"
 		if t := bytes.TrimSpace(raw.Text); len(t) > 0 && t[0] == '[' {
 			got = "array"
+		}
+		if got == "array" && f.Type.Kind == KindStringList {
+			return c.coerceList(r, raw.Text)
 		}
 		return Value{}, r.fail("type", "expected "+r.typeName+", got "+got)
 	case RawBool:
@@ -350,6 +365,11 @@ func (c *Coercer) Coerce(fieldIndex int, raw Raw) (Value, *RuleError) {
 		return r.coerceTimestamp(text)
 	case KindDate:
 		return r.coerceDate(text)
+	case KindStringList:
+		if raw.Kind == RawNumber {
+			return Value{}, r.fail("type", "expected list<string>, got number")
+		}
+		return c.coerceList(r, text)
 	}
 	return Value{}, r.fail("type", "unsupported type "+r.typeName)
 }
@@ -645,4 +665,42 @@ func (c *Coercer) Redact(value []byte, mode string) string {
 		return hex.EncodeToString(c.sum)
 	}
 	return maskPII(value)
+}
+
+// coerceList parses text as a JSON array of strings and coerces each element
+// under the field's string rules.
+func (c *Coercer) coerceList(r *fieldRules, text []byte) (Value, *RuleError) {
+	if !utf8.Valid(text) {
+		return Value{}, r.fail("utf8", "invalid UTF-8")
+	}
+	jv, err := c.jp.ParseBytes(text)
+	if err != nil || jv.Type() != fastjson.TypeArray {
+		return Value{}, r.fail("type", "expected list<string> (a JSON array of strings)")
+	}
+	elems, _ := jv.Array()
+	c.list = c.list[:0]
+	for i, e := range elems {
+		switch e.Type() {
+		case fastjson.TypeString:
+		case fastjson.TypeNull:
+			return Value{}, r.fail("type", "element "+strconv.Itoa(i)+" is null (list<string> elements must be strings)")
+		default:
+			return Value{}, r.fail("type", "element "+strconv.Itoa(i)+" is "+e.Type().String()+" (list<string> elements must be strings)")
+		}
+		b := e.GetStringBytes()
+		if !utf8.Valid(b) { // defensive: unescaping valid text gives valid text
+			return Value{}, r.fail("utf8", "element "+strconv.Itoa(i)+": invalid UTF-8")
+		}
+		v, rerr := c.coerceString(r, b)
+		if rerr != nil {
+			rerr.Detail = "element " + strconv.Itoa(i) + ": " + rerr.Detail
+			return Value{}, rerr
+		}
+		c.list = binary.AppendUvarint(c.list, uint64(len(v.S)))
+		c.list = append(c.list, v.S...)
+	}
+	if r.f.PII == PIIDrop {
+		return Value{Null: true}, nil
+	}
+	return Value{I: int64(len(elems)), S: string(c.list)}, nil
 }

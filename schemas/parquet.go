@@ -37,7 +37,9 @@ func newOrderedGroup(g parquet.Group, order []string) orderedGroup {
 // BYTE_ARRAY STRING (RLE_DICTIONARY encoded when Field.Dictionary), int64 →
 // INT64, float64 → DOUBLE, bool → BOOLEAN, decimal(p,s) → INT64
 // DECIMAL(p,s), timestamp → INT64 TIMESTAMP(MICROS, isAdjustedToUTC=true),
-// date → INT32 DATE. Column i of the schema is field StoredFields()[i].
+// date → INT32 DATE, list<string> → the standard 3-level LIST of required
+// BYTE_ARRAY STRING elements. Column i of the schema is field
+// StoredFields()[i].
 func (s *Schema) ParquetSchema() *parquet.Schema {
 	g := parquet.Group{}
 	var order []string
@@ -59,8 +61,14 @@ func (s *Schema) ParquetSchema() *parquet.Schema {
 			n = parquet.Timestamp(parquet.Microsecond)
 		case KindDate:
 			n = parquet.Date()
+		case KindStringList:
+			elem := parquet.String()
+			if f.Dictionary {
+				elem = parquet.Encoded(elem, &parquet.RLEDictionary)
+			}
+			n = parquet.List(elem)
 		}
-		if f.Dictionary && f.Type.Kind != KindBool {
+		if f.Dictionary && f.Type.Kind != KindBool && f.Type.Kind != KindStringList {
 			n = parquet.Encoded(n, &parquet.RLEDictionary)
 		}
 		if f.Required {
@@ -171,6 +179,15 @@ func (s *Schema) AppendRow(row parquet.Row, vals []Value) parquet.Row {
 			col++
 			continue
 		}
+		def := 0
+		if !f.Required {
+			def = 1
+		}
+		if f.Type.Kind == KindStringList {
+			row = appendList(row, v, def, col)
+			col++
+			continue
+		}
 		var pv parquet.Value
 		switch f.Type.Kind {
 		case KindString:
@@ -184,18 +201,31 @@ func (s *Schema) AppendRow(row parquet.Row, vals []Value) parquet.Row {
 		case KindDate:
 			pv = parquet.Int32Value(int32(v.I))
 		}
-		def := 0
-		if !f.Required {
-			def = 1
-		}
 		row = append(row, pv.Level(0, def, col))
 		col++
 	}
 	return row
 }
 
+// appendList appends the values of one list<string> cell: an empty list is
+// one null value at definition level def (the list is present), elements
+// are at def+1, the first at repetition level 0 and the others at 1.
+func appendList(row parquet.Row, v Value, def, col int) parquet.Row {
+	rep := 0
+	for e := range v.ListElems() {
+		row = append(row, parquet.ByteArrayValue(unsafe.Slice(unsafe.StringData(e), len(e))).Level(rep, def+1, col))
+		rep = 1
+	}
+	if rep == 0 {
+		row = append(row, parquet.NullValue().Level(0, def, col))
+	}
+	return row
+}
+
 // ValueFromParquet converts a value read from f's column back to a Value,
-// the inverse of AppendRow. Strings are copied.
+// the inverse of AppendRow for scalar types (a list<string> cell spans
+// several values and is never read back: lists cannot be keys, versions or
+// rule fields). Strings are copied.
 func ValueFromParquet(f *Field, v parquet.Value) Value {
 	if v.IsNull() {
 		return Value{Null: true}

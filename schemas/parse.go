@@ -302,6 +302,9 @@ func (p *schemaParser) schema(body ast.Node) (*Schema, *SchemaError) {
 			if contains(s.KeyIndex, i) {
 				return nil, p.errAt(e.Key, "key names field %q twice", k)
 			}
+			if s.Fields[i].Type.Kind == KindStringList {
+				return nil, p.errAt(e.Key, "field %q: a list<string> field cannot be part of the key", k)
+			}
 			switch s.Fields[i].PII {
 			case PIIDrop:
 				return nil, p.errAt(e.Key, "field %q: key field cannot have pii: drop (it would not be stored)", k)
@@ -371,7 +374,7 @@ func (p *schemaParser) field(n ast.Node, i int) (*Field, *SchemaError) {
 		return nil, p.errAt(e.Key, "%s: %s", what, msg)
 	}
 	kind := f.Type.Kind
-	isString := kind == KindString
+	isString := kind == KindString || kind == KindStringList // list options apply to each element
 	isTime := kind == KindTimestamp || kind == KindDate
 	isNumeric := kind == KindInt64 || kind == KindFloat64 || kind == KindDecimal
 	notFor := func(e entry, key, only string) *SchemaError {
@@ -407,7 +410,7 @@ func (p *schemaParser) field(n ast.Node, i int) (*Field, *SchemaError) {
 
 	if e, ok := m["normalize"]; ok {
 		if !isString {
-			return nil, notFor(e, "normalize", "string")
+			return nil, notFor(e, "normalize", "string and list<string>")
 		}
 		if f.Normalize, err = p.list(e, what, "normalize"); err != nil {
 			return nil, err
@@ -423,7 +426,7 @@ func (p *schemaParser) field(n ast.Node, i int) (*Field, *SchemaError) {
 
 	if e, ok := m["enum"]; ok {
 		if !isString {
-			return nil, notFor(e, "enum", "string")
+			return nil, notFor(e, "enum", "string and list<string>")
 		}
 		if f.Enum, err = p.list(e, what, "enum"); err != nil {
 			return nil, err
@@ -461,7 +464,7 @@ func (p *schemaParser) field(n ast.Node, i int) (*Field, *SchemaError) {
 
 	if e, ok := m["pattern"]; ok {
 		if !isString {
-			return nil, notFor(e, "pattern", "string")
+			return nil, notFor(e, "pattern", "string and list<string>")
 		}
 		if f.PatternText, err = p.str(e, what, "pattern"); err != nil {
 			return nil, err
@@ -515,7 +518,7 @@ func (p *schemaParser) field(n ast.Node, i int) (*Field, *SchemaError) {
 
 	if e, ok := m["pii"]; ok {
 		if !isString {
-			return nil, notFor(e, "pii", "string")
+			return nil, notFor(e, "pii", "string and list<string>")
 		}
 		if f.PII, err = p.str(e, what, "pii"); err != nil {
 			return nil, err
@@ -581,10 +584,12 @@ func parseType(s string) (t Type, msg string) {
 		return Type{Kind: KindTimestamp}, ""
 	case "date":
 		return Type{Kind: KindDate}, ""
+	case "list<string>":
+		return Type{Kind: KindStringList}, ""
 	}
 	sm := decimalRE.FindStringSubmatch(s)
 	if sm == nil {
-		return t, fmt.Sprintf("unknown type %q (use string, int64, float64, bool, decimal(p,s), timestamp or date)", s)
+		return t, fmt.Sprintf("unknown type %q (use string, int64, float64, bool, decimal(p,s), timestamp, date or list<string>)", s)
 	}
 	p, perr := strconv.Atoi(sm[1])
 	sc, serr := strconv.Atoi(sm[2])

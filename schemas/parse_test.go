@@ -152,7 +152,7 @@ func TestParseErrors(t *testing.T) {
 		{"key mask", schemaWith("string", "pii: mask"), "key field cannot have pii: mask", 3},
 		{"key not list", strings.Replace(schemaWith("string"), "key: [x]", "key: x", 1), `"key" must be a list`, 3},
 		{"normalize unknown", schemaWith("string", "normalize: [trim, title]"), `unknown normalize step "title"`, 7},
-		{"normalize int", schemaWith("int64", "normalize: [trim]"), `field "x": "normalize" applies only to string fields, not int64`, 7},
+		{"normalize int", schemaWith("int64", "normalize: [trim]"), `field "x": "normalize" applies only to string and list<string> fields, not int64`, 7},
 		{"enum int", schemaWith("int64", "enum: [1, 2]"), `"enum" applies only to string`, 7},
 		{"enum empty", schemaWith("string", "enum: []"), `"enum" is empty`, 7},
 		{"min on string", schemaWith("string", "min: 0"), `"min" applies only to int64, float64 and decimal`, 7},

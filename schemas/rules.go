@@ -226,6 +226,9 @@ func (p *schemaParser) rule(s *Schema, n ast.Node, i int) (*tagging.Rule, *Schem
 		if !s.Fields[fi].Stored() {
 			return nil, p.errAt(e.Key, "%s: key field %q has pii: drop, so the lake has no history of it", what, k)
 		}
+		if s.Fields[fi].Type.Kind == KindStringList {
+			return nil, p.errAt(e.Key, "%s: key field %q is a list<string>; a rule groups rows by scalar fields", what, k)
+		}
 		if contains(r.Key[:j], k) {
 			return nil, p.errAt(e.Key, "%s: key names field %q twice", what, k)
 		}
@@ -248,6 +251,9 @@ func (p *schemaParser) rule(s *Schema, n ast.Node, i int) (*tagging.Rule, *Schem
 		}
 		if contains(r.Key, r.Field) {
 			return nil, p.errAt(e.Key, "%s: field %q is also in the key", what, r.Field)
+		}
+		if f.Type.Kind == KindStringList {
+			return nil, p.errAt(e.Key, "%s: field %q is a list<string>; a %s rule compares scalar values (a condition rule can test list elements)", what, r.Field, r.Kind)
 		}
 		if r.Kind == tagging.Outlier && f.Type.Kind != KindInt64 && f.Type.Kind != KindFloat64 && f.Type.Kind != KindDecimal {
 			return nil, p.errAt(e.Key, "%s: an outlier rule needs a numeric field (int64, float64 or decimal), %q is %s", what, r.Field, f.Type)
@@ -363,7 +369,8 @@ func (s *Schema) ExprEnv() map[string]any {
 }
 
 // ExprValue converts a value of f to what expressions see: nil for null,
-// otherwise string, int, float64 (decimals too), bool or time.Time (UTC).
+// otherwise string, int, float64 (decimals too), bool, time.Time (UTC) or,
+// for list<string>, []any of strings (so that `"vip" in labels` works).
 func ExprValue(f *Field, v Value) any {
 	if v.Null {
 		return nil
@@ -383,6 +390,12 @@ func ExprValue(f *Field, v Value) any {
 		return time.UnixMicro(v.I).UTC()
 	case KindDate:
 		return time.Unix(v.I*86400, 0).UTC()
+	case KindStringList:
+		out := make([]any, 0, v.I)
+		for e := range v.ListElems() {
+			out = append(out, e)
+		}
+		return out
 	}
 	return nil
 }

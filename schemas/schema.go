@@ -19,6 +19,11 @@ const (
 	KindDecimal                   // "decimal(p,s)", 1 <= p <= 18, 0 <= s <= p
 	KindTimestamp                 // "timestamp": microseconds since the Unix epoch, UTC
 	KindDate                      // "date": days since the Unix epoch
+	// KindStringList is "list<string>": a list of UTF-8 strings (Parquet
+	// LIST<STRING>, DuckDB VARCHAR[], pyarrow list<string>). Its elements
+	// are never null; the list itself may be null unless required, and may
+	// be empty. See Value for how a list is held.
+	KindStringList
 )
 
 // Type is a field's declared type.
@@ -56,6 +61,8 @@ type Field struct {
 	// name, a JSON object is walked segment by segment).
 	FromPaths [][]string
 	Required  bool
+	// Normalize, Enum and Pattern apply to strings, and to each element of
+	// a list<string>.
 	Normalize []string // trim | upper | lower | nfc, applied in order to strings
 	Enum      []string // allowed values after normalisation (strings only)
 	Min, Max  *float64 // numeric bounds, inclusive (int64, float64, decimal)
@@ -134,6 +141,8 @@ func typeString(t Type) string {
 		return "timestamp"
 	case KindDate:
 		return "date"
+	case KindStringList:
+		return "list<string>"
 	}
 	return "unknown"
 }

@@ -1,5 +1,11 @@
 package schemas
 
+import (
+	"encoding/binary"
+	"iter"
+	"unsafe"
+)
+
 // RawKind says what kind of token a decoder found for a field.
 type RawKind uint8
 
@@ -29,7 +35,46 @@ type Value struct {
 	// the epoch, and bools as 0 or 1.
 	I int64
 	F float64 // float64 values
-	S string  // string values (after normalisation and the PII policy)
+	// S holds string values (after normalisation and the PII policy) and,
+	// for list<string>, the elements packed one after another, each as its
+	// byte length (a uvarint) and its bytes; I then holds the element count.
+	// A list is packed into S rather than held in a slice so that Value
+	// stays small for the common scalar types. Build lists with ListValue
+	// and read them with ListElems.
+	S string
+}
+
+// ListValue returns the list<string> value holding elems (empty, not null,
+// when elems is empty).
+func ListValue(elems []string) Value {
+	n := 0
+	for _, e := range elems {
+		n += binary.MaxVarintLen64 + len(e)
+	}
+	b := make([]byte, 0, n)
+	for _, e := range elems {
+		b = binary.AppendUvarint(b, uint64(len(e)))
+		b = append(b, e...)
+	}
+	return Value{I: int64(len(elems)), S: string(b)}
+}
+
+// ListElems yields the elements of a list<string> value, in order. The
+// strings share v.S's memory.
+func (v Value) ListElems() iter.Seq[string] {
+	return func(yield func(string) bool) {
+		s := v.S
+		for len(s) > 0 {
+			n, k := binary.Uvarint(unsafe.Slice(unsafe.StringData(s), len(s)))
+			if k <= 0 || uint64(len(s)-k) < n {
+				panic("schemas: ListElems: corrupt list value")
+			}
+			if !yield(s[k : k+int(n)]) {
+				return
+			}
+			s = s[k+int(n):]
+		}
+	}
 }
 
 // RuleError is why a value was rejected. Its message names the field and the

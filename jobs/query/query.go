@@ -260,6 +260,8 @@ func duckType(t string) string {
 		return "TIMESTAMPTZ"
 	case "date":
 		return "DATE"
+	case "list<string>":
+		return "VARCHAR[]"
 	}
 	if m := decimalRe.FindStringSubmatch(t); m != nil {
 		return "DECIMAL(" + m[1] + "," + m[2] + ")"
