@@ -13,7 +13,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/txlake/txlake/jobs/archive"
-	"github.com/txlake/txlake/storage/lake"
 )
 
 type archiveOptions struct {
@@ -70,7 +69,7 @@ the past; AGE is like 30d, 12w or 720h):
 	}
 	addLakeFlag(cmd, &o.lake)
 	f := cmd.Flags()
-	f.DurationVar(&o.lockTimeout, "lock-timeout", lake.DefaultLockTimeout, "how long to wait for a partition another run is committing; then exit 75 (0: do not wait)")
+	addLockTimeoutFlag(f, &o.lockTimeout)
 	f.StringVar(&o.table, "table", "", "the table to archive (required)")
 	f.StringVar(&o.olderThan, "older-than", "", "archive partitions older than this age, e.g. 30d, 12w, 720h (required)")
 	f.BoolVar(&o.compact, "compact", false, "rewrite small files into files of --target-file-size")

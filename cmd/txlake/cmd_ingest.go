@@ -14,6 +14,7 @@ import (
 
 	"github.com/dustin/go-humanize"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/txlake/txlake/jobs/ingest"
 	"github.com/txlake/txlake/schemas"
@@ -85,7 +86,7 @@ re-run never duplicates rows. Every run reconciles:
 	f.Float64Var(&o.maxQuarantineRatio, "max-quarantine-ratio", 1, "fail with exit 4 and commit nothing when quarantined/read rows exceed this ratio (0..1)")
 	f.IntVar(&o.workers, "workers", 0, "decode workers (default: number of CPUs)")
 	f.StringVar(&o.quarantineRedact, "quarantine-redact", "", "redact PII fields in the raw lines kept in quarantine: mask or hash (hash needs $TXLAKE_PII_KEY)")
-	f.DurationVar(&o.lockTimeout, "lock-timeout", lake.DefaultLockTimeout, "how long the commit waits for a partition another run is committing; then it fails with exit 75 (0: do not wait)")
+	addLockTimeoutFlag(f, &o.lockTimeout)
 	addMetricsFlag(cmd, &o.metricsFile)
 	f.StringVar(&o.job, "job", "", "job name of the run record and of a pull's watermark _state/<job>.json (default: ingest; pg-<table> for a postgres:// source)")
 	f.StringVar(&o.pull.Cursor, "cursor", "", "postgres:// source: pull incrementally by this column (e.g. updated_at or a bigint id); the watermark is kept in the lake")
@@ -127,9 +128,6 @@ func (o *ingestOptions) validate() error {
 	if o.workers < 0 {
 		return fmt.Errorf("--workers %d: want 0 (auto) or more", o.workers)
 	}
-	if o.lockTimeout < 0 {
-		return fmt.Errorf("--lock-timeout %s: want 0 or more", o.lockTimeout)
-	}
 	pg := false
 	for _, s := range o.sources {
 		pg = pg || ingest.IsPostgresURL(s)
@@ -155,10 +153,19 @@ func (o *ingestOptions) validate() error {
 	return nil
 }
 
+// addLockTimeoutFlag defines --lock-timeout, read by lockOptions.
+func addLockTimeoutFlag(f *pflag.FlagSet, p *time.Duration) {
+	f.DurationVar(p, "lock-timeout", lake.DefaultLockTimeout,
+		"how long to wait for a partition another run is committing; then exit 75 (0: do not wait)")
+}
+
 // lockOptions are the commit's lease settings: --lock-timeout, and the
 // lease TTL from $TXLAKE_LOCK_TTL (default 2m; tests shorten it).
 func lockOptions(timeout time.Duration) (lake.LeaseOptions, error) {
 	o := lake.LeaseOptions{Timeout: timeout}
+	if timeout < 0 {
+		return o, usage(fmt.Errorf("--lock-timeout %s: want 0 or more", timeout))
+	}
 	if timeout == 0 {
 		o.Timeout = -1 // do not wait
 	}

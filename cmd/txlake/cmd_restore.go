@@ -12,7 +12,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/txlake/txlake/jobs/archive"
-	"github.com/txlake/txlake/storage/lake"
 )
 
 type restoreOptions struct {
@@ -54,7 +53,7 @@ is readable yet (--json: "ready").
 	}
 	addLakeFlag(cmd, &o.lake)
 	f := cmd.Flags()
-	f.DurationVar(&o.lockTimeout, "lock-timeout", lake.DefaultLockTimeout, "how long to wait for a partition another run is committing; then exit 75 (0: do not wait)")
+	addLockTimeoutFlag(f, &o.lockTimeout)
 	f.StringVar(&o.table, "table", "", "the table (required)")
 	f.StringVar(&o.from, "from", "", "first partition date (YYYY-MM-DD, required)")
 	f.StringVar(&o.to, "to", "", "last partition date (YYYY-MM-DD, required)")

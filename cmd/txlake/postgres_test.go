@@ -451,7 +451,9 @@ func TestPostgresPullCrash(t *testing.T) {
 	run := func(lakeDir string, schema string) *exec.Cmd {
 		cmd := exec.CommandContext(t.Context(), bin, "ingest", "--schema", schema, "--lake", lakeDir, "--source", src,
 			"--cursor", "updated_at", "--cursor-lookback", "1m", "--pg-batch-rows", "200", "--log-format", "json")
-		cmd.Env = os.Environ()
+		// A short lease TTL: the re-run after a kill waits for the dead
+		// run's leases to expire.
+		cmd.Env = append(os.Environ(), "TXLAKE_LOCK_TTL=2s")
 		return cmd
 	}
 	manifests := func(lakeDir string) map[string][]byte {

@@ -222,59 +222,79 @@ func (g *RowDigest) String() string { return fmt.Sprintf("%d:%016x%016x", g.Rows
 
 // RewriteWithout stores a copy of the merged file f of partition dt of
 // table under name, without the rows of contribution drop, and returns the
-// copy's manifest entry. When nothing is left it stores nothing and returns
-// an entry with Rows 0. A copy left with one contribution becomes a plain
-// file of that contribution.
+// copy's manifest entry (see rewriteDataFile).
 func RewriteWithout(ctx context.Context, st storage.Store, table, dt string, f lake.File, drop, name string) (lake.File, error) {
 	start, end, ok := f.RowRange(drop)
 	if !ok {
 		return f, nil
 	}
-	// The copy is a new object, in the store's default class.
-	out := lake.File{Name: name, SchemaFingerprint: f.SchemaFingerprint}
-	for _, s := range f.Segments {
-		if s.Contribution != drop {
-			out.Segments = append(out.Segments, s)
-		}
-	}
-	if len(out.Segments) == 0 {
+	return rewriteDataFile(ctx, st, table, dt, f, name, DefaultRowGroupRows, end-start, func(i int64) bool { return i >= start && i < end })
+}
+
+// rewriteDataFile stores a copy of the listed file f of partition dt of
+// table under name, without the rows for which drop (called with each row
+// number, in order) reports true, and returns the copy's manifest entry.
+// dropped must be the number of such rows. When no row is left it stores
+// nothing and returns an entry with Rows 0. The copy keeps f's schema,
+// metadata and contribution; a merged file's segments lose the dropped rows
+// (empty ones go), and a copy left with one contribution becomes a plain
+// file of that contribution. The copy is a new object, in the store's
+// default class.
+func rewriteDataFile(ctx context.Context, st storage.Store, table, dt string, f lake.File, name string, rowGroupRows, dropped int64, drop func(i int64) bool) (lake.File, error) {
+	out := lake.File{Name: name, Contribution: f.Contribution, SchemaFingerprint: f.SchemaFingerprint, Rows: f.Rows - dropped}
+	if out.Rows <= 0 {
 		return out, nil
-	}
-	if len(out.Segments) == 1 {
-		out.Contribution, out.Segments = out.Segments[0].Contribution, nil
 	}
 	dir := lake.PartitionDir(table, dt)
 	src, err := OpenDataFile(ctx, st, dir+f.Name)
 	if err != nil {
-		return lake.File{}, fmt.Errorf("rewrite %s: %w", f.Name, err)
+		return lake.File{}, fmt.Errorf("rewrite %s: %w", st.URL(dir+f.Name), err)
 	}
 	defer src.Close()
-	w := NewDataFileWriter(ctx, st, dir+name, src.Schema(), src.KeyValueMetadata(), DefaultRowGroupRows)
+	w := NewDataFileWriter(ctx, st, dir+name, src.Schema(), src.KeyValueMetadata(), rowGroupRows)
+	// kept counts the rows kept of each segment; seg is the segment of
+	// row i and segEnd the row its segment ends before.
+	kept := make([]int64, len(f.Segments))
+	seg, segEnd := 0, int64(0)
+	if len(f.Segments) > 0 {
+		segEnd = f.Segments[0].Rows
+	}
 	var i int64
 	var keep []parquet.Row // not rows[:0]: the reader reuses each row's storage
 	err = src.EachRows(ctx, func(rows []parquet.Row) error {
 		keep = keep[:0]
 		for _, r := range rows {
-			if i < start || i >= end {
+			for seg < len(f.Segments)-1 && i >= segEnd {
+				seg++
+				segEnd += f.Segments[seg].Rows
+			}
+			if !drop(i) {
 				keep = append(keep, r)
+				if len(kept) > 0 {
+					kept[seg]++
+				}
 			}
 			i++
 		}
 		return w.WriteRows(keep)
 	})
+	if err == nil && (w.Rows() != out.Rows || i != f.Rows) {
+		err = fmt.Errorf("read %d rows (manifest: %d) and kept %d, expected %d", i, f.Rows, w.Rows(), out.Rows)
+	}
 	if err != nil {
 		w.Abort(err)
-		return lake.File{}, fmt.Errorf("rewrite %s: %w", f.Name, err)
+		return lake.File{}, fmt.Errorf("rewrite %s: %w", st.URL(dir+f.Name), err)
 	}
-	want := f.Rows - (end - start)
-	if w.Rows() != want {
-		err := fmt.Errorf("rewrite %s: wrote %d rows, expected %d", f.Name, w.Rows(), want)
-		w.Abort(err)
-		return lake.File{}, err
+	for k, s := range f.Segments {
+		if kept[k] > 0 {
+			out.Segments = append(out.Segments, lake.Segment{Contribution: s.Contribution, Rows: kept[k]})
+		}
 	}
-	out.Rows = want
+	if len(out.Segments) == 1 {
+		out.Contribution, out.Segments = out.Segments[0].Contribution, nil
+	}
 	if out.Bytes, out.SHA256, err = w.Close(); err != nil {
-		return lake.File{}, fmt.Errorf("rewrite %s: %w", f.Name, err)
+		return lake.File{}, fmt.Errorf("rewrite %s: %w", st.URL(dir+f.Name), err)
 	}
 	return out, nil
 }

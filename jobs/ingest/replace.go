@@ -11,17 +11,10 @@ package ingest
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"errors"
 	"fmt"
-	"hash"
-	"io"
 	"math"
-	"os"
 	"sort"
 
-	"github.com/parquet-go/parquet-go"
 	"github.com/zeebo/xxh3"
 
 	"github.com/txlake/txlake/schemas"
@@ -53,16 +46,21 @@ func loadVersions(ctx context.Context, st storage.Store, s *schemas.Schema, m *l
 		return vi, nil
 	}
 	for _, f := range m.Files {
-		if f.Contribution == exclude || f.SchemaFingerprint != s.Fingerprint {
+		if f.Contribution == exclude && len(f.Segments) == 0 || f.SchemaFingerprint != s.Fingerprint {
 			continue
 		}
+		// A merged file's rows of exclude are skipped: the commit drops
+		// them (lake.Commit.Rewrite).
+		skipFrom, skipTo, _ := f.RowRange(exclude)
 		if f.Rows > math.MaxInt32 {
 			return nil, fmt.Errorf("update_policy replace: file %s has more than 2^31 rows", m.Key(f))
 		}
 		fi := int32(len(vi.files))
 		vi.files = append(vi.files, f)
 		err := scanFileKeys(ctx, st, s, m.Key(f), s.VersionIndex, func(row int, k xxh3.Uint128, v schemas.Value) {
-			vi.refs[k] = rowRef{file: fi, row: int32(row), version: versionOf(v)}
+			if r := int64(row); r < skipFrom || r >= skipTo {
+				vi.refs[k] = rowRef{file: fi, row: int32(row), version: versionOf(v)}
+			}
 		})
 		if err != nil {
 			return nil, err
@@ -115,103 +113,23 @@ func (p *pipeline) rewriteReplaced(ctx context.Context) error {
 		sort.Slice(idx, func(i, j int) bool { return idx[i] < idx[j] })
 		for n, fi := range idx {
 			name := fmt.Sprintf("part-%s-rw%d.parquet", p.res.RunID, n)
-			nf, err := rewriteFile(ctx, p.o.Store, p.s, dt, vi.files[fi], vi.removed[fi], name, FileWriterOptions(p.s.KeyValueMetadata(), p.o.RowGroupRows))
+			dropped := make(map[int64]bool, len(vi.removed[fi]))
+			for _, r := range vi.removed[fi] {
+				dropped[int64(r)] = true
+			}
+			nf, err := rewriteDataFile(ctx, p.o.Store, p.s.Table, dt, vi.files[fi], name, p.o.RowGroupRows, int64(len(dropped)),
+				func(i int64) bool { return dropped[i] })
 			if err != nil {
 				return err
 			}
-			ps.rewrites = append(ps.rewrites, lake.Rewrite{Old: vi.files[fi].Name, New: nf})
+			rw := lake.Rewrite{Old: vi.files[fi].Name}
+			if nf.Rows > 0 {
+				rw.New = &nf
+			}
+			ps.rewrites = append(ps.rewrites, rw)
 		}
 	}
 	return nil
-}
-
-// rewriteFile copies a committed file without the given rows to name in the
-// same partition. It returns nil when no row is left (and stores nothing).
-func rewriteFile(ctx context.Context, st storage.Store, s *schemas.Schema, dt string, old lake.File, drop []int32, name string, opts []parquet.WriterOption) (*lake.File, error) {
-	dir := lake.PartitionDir(s.Table, dt)
-	obj, err := st.Open(ctx, dir+old.Name)
-	if err != nil {
-		return nil, fmt.Errorf("rewrite %s: %w", st.URL(dir+old.Name), err)
-	}
-	defer obj.Close()
-	pf, err := parquet.OpenFile(obj, obj.Size())
-	if err != nil {
-		return nil, fmt.Errorf("rewrite %s: %w", st.URL(dir+old.Name), err)
-	}
-	dropped := make(map[int32]bool, len(drop))
-	for _, r := range drop {
-		dropped[r] = true
-	}
-	tmp, err := os.CreateTemp("", "txlake-rewrite-*.parquet")
-	if err != nil {
-		return nil, err
-	}
-	defer os.Remove(tmp.Name())
-	defer tmp.Close()
-	hw := &hashWriter{w: tmp, h: sha256.New()}
-	w := parquet.NewWriter(hw, append([]parquet.WriterOption{s.ParquetSchema()}, opts...)...)
-	var kept int64
-	var row int32
-	buf := make([]parquet.Row, 1024)
-	for _, rg := range pf.RowGroups() {
-		rows := rg.Rows()
-		for {
-			n, rerr := rows.ReadRows(buf)
-			keep := buf[:0:0]
-			for _, r := range buf[:n] {
-				if !dropped[row] {
-					keep = append(keep, r)
-				}
-				row++
-			}
-			if len(keep) > 0 {
-				if _, err := w.WriteRows(keep); err != nil {
-					rows.Close()
-					return nil, fmt.Errorf("rewrite %s: %w", st.URL(dir+old.Name), err)
-				}
-				kept += int64(len(keep))
-			}
-			if errors.Is(rerr, io.EOF) {
-				break
-			}
-			if rerr != nil {
-				rows.Close()
-				return nil, fmt.Errorf("rewrite %s: %w", st.URL(dir+old.Name), rerr)
-			}
-		}
-		if err := rows.Close(); err != nil {
-			return nil, err
-		}
-	}
-	if err := w.Close(); err != nil {
-		return nil, fmt.Errorf("rewrite %s: %w", st.URL(dir+old.Name), err)
-	}
-	if kept == 0 {
-		return nil, nil
-	}
-	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
-		return nil, err
-	}
-	if err := st.Put(ctx, dir+name, tmp, hw.n); err != nil {
-		return nil, fmt.Errorf("store %s: %w", st.URL(dir+name), err)
-	}
-	return &lake.File{Name: name, Bytes: hw.n, Rows: kept, SHA256: hex.EncodeToString(hw.h.Sum(nil)),
-		Contribution: old.Contribution, SchemaFingerprint: old.SchemaFingerprint}, nil
-}
-
-// hashWriter passes writes to w, hashing and counting the bytes written
-// (data files record their size and SHA-256).
-type hashWriter struct {
-	w io.Writer
-	h hash.Hash
-	n int64
-}
-
-func (hw *hashWriter) Write(b []byte) (int, error) {
-	n, err := hw.w.Write(b)
-	hw.h.Write(b[:n])
-	hw.n += int64(n)
-	return n, err
 }
 
 // removeRewrites deletes the copies of a run that did not commit.

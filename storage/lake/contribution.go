@@ -271,6 +271,15 @@ func (c *Commit) Apply(ctx context.Context, st storage.Store) (results []Partiti
 				return results, fmt.Errorf("commit %s: %w", st.URL(PartitionDir(c.Table, dt)), err)
 			}
 			for _, f := range cur.Files {
+				// A file this run rewrote (update_policy: replace) is
+				// judged by its copy: a copy of a merged file may still
+				// hold rows of this contribution.
+				if nf, ok := rewrites[f.Name]; ok {
+					if nf == nil {
+						continue
+					}
+					f = *nf
+				}
 				switch {
 				case len(f.Segments) > 0 && f.Holds(id):
 					if c.Rewrite == nil {
@@ -286,12 +295,6 @@ func (c *Commit) Apply(ctx context.Context, st storage.Store) (results []Partiti
 					continue
 				case f.Contribution == id && len(f.Segments) == 0:
 					continue
-				}
-				if nf, ok := rewrites[f.Name]; ok {
-					if nf == nil {
-						continue
-					}
-					f = *nf
 				}
 				next.Files = append(next.Files, f)
 			}
@@ -392,11 +395,14 @@ func rewriteMap(cur *Manifest, pw *PartitionWrite) (map[string]*File, map[string
 			return nil, nil, fmt.Errorf("%w: file %s to rewrite is no longer listed", ErrConcurrentChange, rw.Old)
 		}
 		out[rw.Old] = rw.New
-		n := old.Rows
-		if rw.New != nil {
-			n -= rw.New.Rows
+		for c, n := range old.RowsByContribution() {
+			removed[c] += n
 		}
-		removed[old.Contribution] += n
+		if rw.New != nil {
+			for c, n := range rw.New.RowsByContribution() {
+				removed[c] -= n
+			}
+		}
 	}
 	return out, removed, nil
 }

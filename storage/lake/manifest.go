@@ -79,6 +79,19 @@ func (f File) Holds(id string) bool {
 	return false
 }
 
+// RowsByContribution returns how many of the file's rows each contribution
+// holds: all of them for a plain file, each segment's for a merged one.
+func (f File) RowsByContribution() map[string]int64 {
+	if len(f.Segments) == 0 {
+		return map[string]int64{f.Contribution: f.Rows}
+	}
+	out := make(map[string]int64, len(f.Segments))
+	for _, s := range f.Segments {
+		out[s.Contribution] += s.Rows
+	}
+	return out
+}
+
 // RowRange returns the rows [start, end) of f that belong to contribution
 // id, for a merged file; ok is false when f is not merged or holds no rows
 // of id. Compaction writes one segment per contribution and file.
