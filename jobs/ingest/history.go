@@ -186,7 +186,8 @@ func (p *pipeline) lookUpHistory(ctx context.Context, files []*spoolFile, byPath
 	}
 	in := tagging.HistoryInput{Cur: "_cur", EventTime: p.s.EventTime, From: from, To: to}
 	if len(hist) > 0 {
-		if err := query.CreateFileView(ctx, db, p.resolver(), "_hist", hist); err != nil {
+		// A compacted file's rows of this contribution are not history either.
+		if err := query.CreateFileViewExcluding(ctx, db, p.resolver(), "_hist", hist, p.contrib); err != nil {
 			return fmt.Errorf("history rules: read the lake's history: %w", err)
 		}
 		in.Hist = "_hist"

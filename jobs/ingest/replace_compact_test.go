@@ -198,3 +198,72 @@ func TestReplaceInCompactedFile(t *testing.T) {
 	}
 	verifyLake()
 }
+
+// TestReingestCompactedIsNotItsOwnHistory: once `archive --compact` merged a
+// contribution's rows into a shared file, re-ingesting that contribution
+// does not count its own earlier rows as history (a velocity burst of two
+// rows stays untagged), while other contributions still see them.
+func TestReingestCompactedIsNotItsOwnHistory(t *testing.T) {
+	s, err := schemas.Parse("v.yaml", []byte(`table: pay
+event_time: at
+key: [id]
+fields:
+  - {name: id, type: string, required: true}
+  - {name: customer, type: string}
+  - {name: at, type: timestamp, required: true}
+rules:
+  - {name: fast, kind: velocity, key: [customer], count: 3, window: 1h}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lakeDir := t.TempDir()
+	st, err := local.New(lakeDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := t.TempDir()
+	ingestLines := func(contrib, lines string) *ingest.Result {
+		t.Helper()
+		src := filepath.Join(in, strings.ReplaceAll(contrib, ":", "_")+".jsonl")
+		if err := os.WriteFile(src, []byte(lines), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		res, err := ingest.Run(t.Context(), ingest.Options{Schema: s, Sources: []string{src}, Store: st, LakeURL: lakeDir, ContributionKey: contrib})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	hits := func(res *ingest.Result) int64 {
+		var n int64
+		for _, h := range res.RuleHits {
+			n += h.Rows
+		}
+		return n
+	}
+	a := `{"id":"a1","customer":"c1","at":"2026-01-02T10:00:00Z"}
+{"id":"a2","customer":"c1","at":"2026-01-02T10:10:00Z"}
+`
+	if n := hits(ingestLines("job:a", a)); n != 0 {
+		t.Fatalf("a: %d hits; two rows are no burst of 3", n)
+	}
+	ingestLines("job:b", `{"id":"b1","customer":"c2","at":"2026-01-02T11:00:00Z"}`+"\n")
+	if _, err := archive.Run(t.Context(), archive.Options{Store: st, LakeURL: lakeDir, Table: s.Table, OlderThan: 24 * time.Hour,
+		Compact: true, TargetFileSize: 1 << 20}); err != nil {
+		t.Fatal(err)
+	}
+	m, err := lake.ReadManifest(t.Context(), st, s.Table, "2026-01-02")
+	if err != nil || len(m.Files) != 1 || len(m.Files[0].Segments) != 2 {
+		t.Fatalf("after compaction: %v %+v; want one merged file", err, m)
+	}
+	// Another contribution sees a's rows in the merged file.
+	if n := hits(ingestLines("job:c", `{"id":"c1","customer":"c1","at":"2026-01-02T10:20:00Z"}`+"\n")); n != 1 {
+		t.Errorf("c: %d hits; want 1 (a's two rows and c's make 3 within the hour)", n)
+	}
+	// a itself does not: re-ingested, its two rows are still no burst (c's
+	// row comes after them).
+	if n := hits(ingestLines("job:a", a)); n != 0 {
+		t.Errorf("re-ingest of a after compaction: %d hits; its own earlier rows were counted as history", n)
+	}
+}

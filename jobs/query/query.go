@@ -142,9 +142,25 @@ func Manifests(ctx context.Context, st storage.Store, table string, dates []stri
 // dt partition column), resolving them to local paths first. ms must list
 // at least one file.
 func CreateFileView(ctx context.Context, db *sql.DB, resolve Resolver, name string, ms []*lake.Manifest) error {
+	return CreateFileViewExcluding(ctx, db, resolve, name, ms, "")
+}
+
+// CreateFileViewExcluding is CreateFileView without the rows of
+// contribution exclude that merged (compacted) files hold: their segment's
+// row range of each such file is filtered out. Plain files of exclude are
+// the caller's to leave out of ms.
+func CreateFileViewExcluding(ctx context.Context, db *sql.DB, resolve Resolver, name string, ms []*lake.Manifest, exclude string) error {
 	var refs []cache.Ref
+	type skip struct {
+		file       int
+		start, end int64
+	}
+	var skips []skip
 	for _, m := range ms {
 		for _, f := range m.Files {
+			if start, end, ok := f.RowRange(exclude); ok && exclude != "" {
+				skips = append(skips, skip{len(refs), start, end})
+			}
 			refs = append(refs, cache.Ref{Key: m.Key(f), Size: f.Bytes, SHA256: f.SHA256})
 		}
 	}
@@ -152,8 +168,17 @@ func CreateFileView(ctx context.Context, db *sql.DB, resolve Resolver, name stri
 	if err != nil {
 		return err
 	}
+	const fileCol, rowCol = "_txlake_file", "file_row_number"
+	conds := make([]string, len(skips))
+	for i, k := range skips { // before stringList, which sorts paths
+		conds[i] = fmt.Sprintf("(%s = %s AND %s BETWEEN %d AND %d)", fileCol, Literal(paths[k.file]), rowCol, k.start, k.end-1)
+	}
 	q := fmt.Sprintf("CREATE VIEW %s AS SELECT * FROM read_parquet(%s, hive_partitioning = true, union_by_name = true)",
 		Ident(name), stringList(paths))
+	if len(skips) > 0 {
+		q = fmt.Sprintf("CREATE VIEW %s AS SELECT * EXCLUDE (%s, %s) FROM read_parquet(%s, hive_partitioning = true, union_by_name = true, filename = %s, file_row_number = true) WHERE NOT (%s)",
+			Ident(name), fileCol, rowCol, stringList(paths), Literal(fileCol), strings.Join(conds, " OR "))
+	}
 	if _, err := db.ExecContext(ctx, q); err != nil {
 		return fmt.Errorf("create view %s: %w", name, err)
 	}
