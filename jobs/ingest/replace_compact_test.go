@@ -34,22 +34,62 @@ fields:
     required: true
 `
 
+// unitLake is a local lake that tests fill one contribution at a time.
+type unitLake struct {
+	t       *testing.T
+	s       *schemas.Schema
+	st      *local.Store
+	dir, in string
+}
+
+func newUnitLake(t *testing.T, schema string) *unitLake {
+	t.Helper()
+	s, err := schemas.Parse("s.yaml", []byte(schema))
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := &unitLake{t: t, s: s, dir: t.TempDir(), in: t.TempDir()}
+	if u.st, err = local.New(u.dir); err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+// ingest writes lines (JSONL) as the source of contribution contrib and
+// ingests it.
+func (u *unitLake) ingest(contrib, lines string) *ingest.Result {
+	u.t.Helper()
+	src := filepath.Join(u.in, strings.ReplaceAll(contrib, ":", "_")+".jsonl")
+	if err := os.WriteFile(src, []byte(lines), 0o644); err != nil {
+		u.t.Fatal(err)
+	}
+	res, err := ingest.Run(u.t.Context(), ingest.Options{Schema: u.s, Sources: []string{src}, Store: u.st, LakeURL: u.dir, ContributionKey: contrib})
+	if err != nil {
+		u.t.Fatal(err)
+	}
+	if !res.Reconciled {
+		u.t.Fatalf("%s does not reconcile: %+v", contrib, res)
+	}
+	return res
+}
+
+// compact runs `archive --compact` over the partitions older than a day.
+func (u *unitLake) compact() {
+	u.t.Helper()
+	if _, err := archive.Run(u.t.Context(), archive.Options{Store: u.st, LakeURL: u.dir, Table: u.s.Table, OlderThan: 24 * time.Hour,
+		Compact: true, TargetFileSize: 1 << 20}); err != nil {
+		u.t.Fatal(err)
+	}
+}
+
 // TestReplaceInCompactedFile: update_policy replace rewrites rows that
 // `archive --compact` merged into one file of several contributions. The
 // copy keeps the other rows and their segments, the contributions' counts
 // follow, and a run that both re-ingests a contribution of the merged file
 // and replaces another's row in it gets both.
 func TestReplaceInCompactedFile(t *testing.T) {
-	s, err := schemas.Parse("r.yaml", []byte(replaceSchema))
-	if err != nil {
-		t.Fatal(err)
-	}
-	lakeDir := t.TempDir()
-	st, err := local.New(lakeDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	in := t.TempDir()
+	u := newUnitLake(t, replaceSchema)
+	s, st, lakeDir := u.s, u.st, u.dir
 	const dt = "2026-01-02"
 	ingestRows := func(contrib string, rows map[int]int) *ingest.Result {
 		t.Helper()
@@ -59,18 +99,7 @@ func TestReplaceInCompactedFile(t *testing.T) {
 				fmt.Fprintf(&b, `{"id":%d,"v":%d,"created_at":"%sT10:00:%02dZ"}`+"\n", id, v, dt, id)
 			}
 		}
-		src := filepath.Join(in, strings.ReplaceAll(contrib, ":", "_")+".jsonl")
-		if err := os.WriteFile(src, []byte(b.String()), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		res, err := ingest.Run(t.Context(), ingest.Options{Schema: s, Sources: []string{src}, Store: st, LakeURL: lakeDir, ContributionKey: contrib})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !res.Reconciled {
-			t.Fatalf("%s does not reconcile: %+v", contrib, res)
-		}
-		return res
+		return u.ingest(contrib, b.String())
 	}
 	span := func(from, to, v int) map[int]int {
 		m := map[int]int{}
@@ -133,10 +162,7 @@ func TestReplaceInCompactedFile(t *testing.T) {
 
 	ingestRows("job:a", span(1, 10, 1))
 	ingestRows("job:b", span(11, 20, 1))
-	if _, err := archive.Run(t.Context(), archive.Options{Store: st, LakeURL: lakeDir, Table: s.Table, OlderThan: 24 * time.Hour,
-		Compact: true, TargetFileSize: 1 << 20}); err != nil {
-		t.Fatal(err)
-	}
+	u.compact()
 	if m := manifest(); len(m.Files) != 1 || len(m.Files[0].Segments) != 2 {
 		t.Fatalf("after compaction: %+v; want one merged file of two segments", m.Files)
 	}
@@ -204,7 +230,7 @@ func TestReplaceInCompactedFile(t *testing.T) {
 // does not count its own earlier rows as history (a velocity burst of two
 // rows stays untagged), while other contributions still see them.
 func TestReingestCompactedIsNotItsOwnHistory(t *testing.T) {
-	s, err := schemas.Parse("v.yaml", []byte(`table: pay
+	u := newUnitLake(t, `table: pay
 event_time: at
 key: [id]
 fields:
@@ -213,28 +239,8 @@ fields:
   - {name: at, type: timestamp, required: true}
 rules:
   - {name: fast, kind: velocity, key: [customer], count: 3, window: 1h}
-`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	lakeDir := t.TempDir()
-	st, err := local.New(lakeDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	in := t.TempDir()
-	ingestLines := func(contrib, lines string) *ingest.Result {
-		t.Helper()
-		src := filepath.Join(in, strings.ReplaceAll(contrib, ":", "_")+".jsonl")
-		if err := os.WriteFile(src, []byte(lines), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		res, err := ingest.Run(t.Context(), ingest.Options{Schema: s, Sources: []string{src}, Store: st, LakeURL: lakeDir, ContributionKey: contrib})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return res
-	}
+`)
+	ingestLines := u.ingest
 	hits := func(res *ingest.Result) int64 {
 		var n int64
 		for _, h := range res.RuleHits {
@@ -249,11 +255,8 @@ rules:
 		t.Fatalf("a: %d hits; two rows are no burst of 3", n)
 	}
 	ingestLines("job:b", `{"id":"b1","customer":"c2","at":"2026-01-02T11:00:00Z"}`+"\n")
-	if _, err := archive.Run(t.Context(), archive.Options{Store: st, LakeURL: lakeDir, Table: s.Table, OlderThan: 24 * time.Hour,
-		Compact: true, TargetFileSize: 1 << 20}); err != nil {
-		t.Fatal(err)
-	}
-	m, err := lake.ReadManifest(t.Context(), st, s.Table, "2026-01-02")
+	u.compact()
+	m, err := lake.ReadManifest(t.Context(), u.st, u.s.Table, "2026-01-02")
 	if err != nil || len(m.Files) != 1 || len(m.Files[0].Segments) != 2 {
 		t.Fatalf("after compaction: %v %+v; want one merged file", err, m)
 	}
