@@ -125,3 +125,43 @@ func clone(s []string) []string {
 	}
 	return append([]string(nil), s...)
 }
+
+// CheckEvolution reports, as a *SchemaError on the field's line, a stored
+// field whose values earlier versions of the table (their Docs) kept in a
+// shape Parquet readers cannot combine with s's: a list<string> column
+// that was a scalar, or the reverse (a field named like the rule-tags column
+// of an earlier schema with rules counts as that list). Other type changes
+// are left to the readers' usual casts.
+func (s *Schema) CheckEvolution(earlier []Doc) *SchemaError {
+	for i := range s.Fields {
+		f := &s.Fields[i]
+		if !f.Stored() {
+			continue
+		}
+		isList := f.Type.Kind == KindStringList
+		for _, d := range earlier {
+			was, found := "", false
+			for _, fd := range d.Fields {
+				if fd.Name == f.Name && fd.PII != PIIDrop {
+					was, found = fd.Type, true
+				}
+			}
+			if !found && f.Name == TagsColumn && len(d.Rules) > 0 {
+				was, found = "list<string>", true
+			}
+			if found && (was == "list<string>") != isList {
+				return &SchemaError{File: s.File, Line: f.Line, Msg: fmt.Sprintf(
+					"field %q is %s, but the table's files of schema %s hold it as %s: readers cannot combine a list with a scalar column; use a new field name (or a new table)",
+					f.Name, f.Type, shortFingerprint(d.Fingerprint), was)}
+			}
+		}
+	}
+	return nil
+}
+
+func shortFingerprint(fp string) string {
+	if len(fp) > len("sha256:")+12 {
+		return fp[:len("sha256:")+12]
+	}
+	return fp
+}

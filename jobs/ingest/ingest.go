@@ -153,6 +153,9 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 			return nil, err
 		}
 	}
+	if err := checkEvolution(ctx, o.Store, s); err != nil {
+		return nil, err
+	}
 	res.RunID = lake.NewRunID(started, randomHex(3))
 
 	t0 := time.Now()
@@ -757,7 +760,7 @@ func (p *pipeline) apply(ctx context.Context, b *batch) error {
 			}
 		}
 		ps.written++
-		if b.hits != nil {
+		if len(b.hits) > 0 { // not b.hits != nil: a recycled batch keeps its buffer
 			for h := b.hits[r]; h != 0; h &= h - 1 {
 				p.ruleHits[bits.TrailingZeros64(h)]++
 			}
@@ -985,4 +988,26 @@ func (p *pipeline) dryRunPartitions(prevDates []string) {
 		}
 	}
 	sort.Slice(p.res.Partitions, func(i, j int) bool { return p.res.Partitions[i].Date < p.res.Partitions[j].Date })
+}
+
+// checkEvolution refuses a schema whose columns the table's earlier files
+// hold in a shape readers cannot combine with it (Schema.CheckEvolution).
+func checkEvolution(ctx context.Context, st storage.Store, s *schemas.Schema) error {
+	sf, err := lake.ReadSchemaFile(ctx, st, s.Table)
+	if err != nil || sf == nil {
+		return err
+	}
+	var docs []schemas.Doc
+	for _, v := range sf.History {
+		var d schemas.Doc
+		if err := json.Unmarshal(v.Schema, &d); err != nil {
+			return fmt.Errorf("read %s: schema %s: %w", st.URL(lake.SchemaKey(s.Table)), v.Fingerprint, err)
+		}
+		d.Fingerprint = v.Fingerprint
+		docs = append(docs, d)
+	}
+	if serr := s.CheckEvolution(docs); serr != nil {
+		return serr
+	}
+	return nil
 }

@@ -3,6 +3,7 @@ package ingest_test
 import (
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -190,4 +191,46 @@ func sqlList(paths []string) string {
 		q[i] = "'" + strings.ReplaceAll(p, "'", "''") + "'"
 	}
 	return "[" + strings.Join(q, ", ") + "]"
+}
+
+// TestIngestRefusesListScalarChange: a field that the table's files hold as
+// a string cannot become a list<string> (nor the reverse): readers could not
+// combine the two, so the ingest stops with a schema error and writes
+// nothing. A field named like an earlier schema's rule-tags column counts.
+func TestIngestRefusesListScalarChange(t *testing.T) {
+	lakeDir := t.TempDir()
+	st, err := local.New(lakeDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := filepath.Join(t.TempDir(), "a.jsonl")
+	if err := os.WriteFile(src, []byte(`{"id":"1","at":"2026-01-02T10:00:00Z","labels":"x","tags":"y"}`+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	base := "table: t\nevent_time: at\nfields:\n  - {name: id, type: string}\n  - {name: at, type: timestamp, required: true}\n"
+	ingestWith := func(extra string) error {
+		s, err := schemas.Parse("s.yaml", []byte(base+extra))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = ingest.Run(t.Context(), ingest.Options{Schema: s, Sources: []string{src}, Store: st, LakeURL: lakeDir, MaxQuarantineRatio: 1})
+		return err
+	}
+	if err := ingestWith("  - {name: labels, type: string}\nrules:\n  - {name: r, kind: condition, expr: 'id == \"1\"'}\n"); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ extra, want string }{
+		{"  - {name: labels, type: list<string>}\n", `field "labels" is list<string>, but the table's files of schema sha256:`},
+		{"  - {name: tags, type: string}\n", `field "tags" is string, but the table's files of schema sha256:`},
+	} {
+		err := ingestWith(tc.extra)
+		var serr *schemas.SchemaError
+		if !errors.As(err, &serr) || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "hold it as") {
+			t.Errorf("%s: error %v; want a schema error containing %q", strings.TrimSpace(tc.extra), err, tc.want)
+		}
+	}
+	// A compatible change (a new scalar field) still ingests.
+	if err := ingestWith("  - {name: labels, type: string}\n  - {name: note, type: string}\n"); err != nil {
+		t.Errorf("compatible change: %v", err)
+	}
 }

@@ -203,7 +203,7 @@ func (p *partWriter) loop() (err error) {
 				rowBuf = p.s.AppendRow(rowBuf, msg.b.vals[int(r)*nf:(int(r)+1)*nf])
 				if tags {
 					var hits uint64
-					if msg.b.hits != nil {
+					if len(msg.b.hits) > 0 {
 						hits = msg.b.hits[r]
 					}
 					rowBuf = p.s.AppendTags(rowBuf, hits)
