@@ -288,3 +288,29 @@ func collect(t *testing.T, db *sql.DB, q string) map[string]bool {
 	}
 	return out
 }
+
+// BenchmarkOutlierWindow feeds one key's rows through the sliding window:
+// "customer" keeps about 30 rows in its window, "merchant" about 100,000
+// (the sorted blocks keep its updates cheap).
+func BenchmarkOutlierWindow(b *testing.B) {
+	for _, bc := range []struct {
+		name string
+		gap  int64 // µs between rows; the lookback is 30 days
+	}{{"customer", 86_400_000_000}, {"merchant", 25_920_000}} {
+		for _, method := range []string{MethodMAD, MethodZScore} {
+			b.Run(bc.name+"/"+method, func(b *testing.B) {
+				r := Rule{Kind: Outlier, Lookback: 30 * 24 * time.Hour, Method: method, Threshold: 50, MinHistory: 5}
+				w := newOutlierWindow(&r)
+				rng := rand.New(rand.NewPCG(1, 1))
+				vals := make([]float64, 1<<16)
+				for i := range vals {
+					vals[i] = float64(rng.IntN(100_000)) / 100
+				}
+				b.ResetTimer()
+				for i := range b.N {
+					w.push(int64(i)*bc.gap, vals[i&(len(vals)-1)], true)
+				}
+			})
+		}
+	}
+}
