@@ -18,8 +18,9 @@ const FileIndexColumn = "_tx_fileno"
 // OutlierHits finds the new rows the outlier rule r tags, with exactly the
 // semantics HitsSQL documents (and computes with window functions), and
 // calls hit with each one's FileIndexColumn and RowColumn, in no particular
-// order. NaN values are treated as nulls. in.Bucket and in.Buckets are
-// honoured but not needed: the work is one sorted scan whatever the size.
+// order. NaN values are treated as nulls. in.Bucket and in.Buckets
+// restrict the scan to a bucket of keys as for HitsSQL: DuckDB spills its
+// sort, but a smaller sort keeps its memory (beyond memory_limit) lower.
 //
 // DuckDB sorts the key's rows of the run and of the span by key and event
 // time, out of core when they do not fit its memory limit, and streams them;
