@@ -112,33 +112,40 @@ func TestSortedValuesMatchDuckDB(t *testing.T) {
 
 // TestOutlierHitsMatchHitsSQL is a differential test: on random runs and
 // histories with ties, nulls, NaNs, rows at the same instant, even and odd
-// windows, zero spreads and rows exactly at the lookback edge, OutlierHits
+// windows, zero spreads and rows exactly at the lookback edge, with a
+// timestamp or a date event time, OutlierHits
 // must tag exactly the rows HitsSQL's window-function query tags (for
 // z-scores, but for scores within 1e-9 of the threshold).
 func TestOutlierHitsMatchHitsSQL(t *testing.T) {
 	for _, method := range []string{MethodMAD, MethodZScore} {
 		for seed := range uint64(6) {
 			t.Run(fmt.Sprintf("%s/%d", method, seed), func(t *testing.T) {
-				testOutlierDifferential(t, method, seed)
+				testOutlierDifferential(t, method, seed, false)
 			})
 		}
+		t.Run(method+"/date", func(t *testing.T) { testOutlierDifferential(t, method, 7, true) })
 	}
 }
 
-func testOutlierDifferential(t *testing.T, method string, seed uint64) {
+// With date set, the event time is a DATE column, on a one-day grid.
+func testOutlierDifferential(t *testing.T, method string, seed uint64, date bool) {
 	ctx := t.Context()
 	db := openDuckDB(t)
 	rng := rand.New(rand.NewPCG(seed, 99))
+	unit, typ, layout := time.Minute, "TIMESTAMPTZ", time.RFC3339
+	if date {
+		unit, typ, layout = 24*time.Hour, "DATE", time.DateOnly
+	}
 	for _, q := range []string{
-		"CREATE TABLE cur (cust VARCHAR, cur VARCHAR, \"at\" TIMESTAMPTZ, amount DOUBLE, _tx_file VARCHAR, _tx_row BIGINT, _tx_fileno INTEGER)",
-		"CREATE TABLE hist (cust VARCHAR, cur VARCHAR, \"at\" TIMESTAMPTZ, amount DOUBLE)",
+		"CREATE TABLE cur (cust VARCHAR, cur VARCHAR, \"at\" " + typ + ", amount DOUBLE, _tx_file VARCHAR, _tx_row BIGINT, _tx_fileno INTEGER)",
+		"CREATE TABLE hist (cust VARCHAR, cur VARCHAR, \"at\" " + typ + ", amount DOUBLE)",
 	} {
 		if _, err := db.ExecContext(ctx, q); err != nil {
 			t.Fatal(err)
 		}
 	}
 	base := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
-	const lookback = 10 * time.Minute
+	lookback := 10 * unit
 	str := func(s string) string {
 		if s == "" {
 			return "NULL"
@@ -183,10 +190,10 @@ func testOutlierDifferential(t *testing.T, method string, seed uint64) {
 		}
 		return m
 	}
-	// Times on a one-minute grid over 40 minutes: many rows share an
-	// instant and many sit exactly lookback before another.
-	when := func(from int) time.Time {
-		return base.Add(time.Duration(from+rng.IntN(40)) * time.Minute)
+	// Times on a grid of 40 units: many rows share an instant and many
+	// sit exactly lookback before another.
+	when := func(from int) string {
+		return base.Add(time.Duration(from+rng.IntN(40)) * unit).Format(layout)
 	}
 	var stmts []string
 	rowsOf := [2]int64{}
@@ -194,14 +201,14 @@ func testOutlierDifferential(t *testing.T, method string, seed uint64) {
 		c, cur := key()
 		f := rng.IntN(2)
 		stmts = append(stmts, fmt.Sprintf("INSERT INTO cur VALUES (%s, %s, '%s', %s, 'f%d', %d, %d)", str(c), str(cur),
-			when(0).Format(time.RFC3339), value(modeOf(c, cur)), f, rowsOf[f], f))
+			when(0), value(modeOf(c, cur)), f, rowsOf[f], f))
 		rowsOf[f]++
 	}
 	for range 200 + rng.IntN(200) {
 		c, cur := key()
 		// History from before the run; some before From (never read).
 		stmts = append(stmts, fmt.Sprintf("INSERT INTO hist VALUES (%s, %s, '%s', %s)", str(c), str(cur),
-			when(-45).Format(time.RFC3339), value(modeOf(c, cur))))
+			when(-45), value(modeOf(c, cur))))
 	}
 	for _, q := range stmts {
 		if _, err := db.ExecContext(ctx, q); err != nil {
@@ -212,7 +219,7 @@ func testOutlierDifferential(t *testing.T, method string, seed uint64) {
 	for _, threshold := range []float64{0.5, 1, 2.5, 4} {
 		r := Rule{Name: "o", Kind: Outlier, Key: []string{"cust", "cur"}, Field: "amount", Lookback: lookback,
 			Method: method, Threshold: threshold, MinHistory: 1 + rng.IntN(4)}
-		in := HistoryInput{Cur: "cur", Hist: "hist", EventTime: "at", From: base.Add(-lookback), To: base.Add(time.Hour)}
+		in := HistoryInput{Cur: "cur", Hist: "hist", EventTime: "at", From: base.Add(-lookback), To: base.Add(60 * unit)}
 		if rng.IntN(3) == 0 {
 			in.Hist = ""
 		}
