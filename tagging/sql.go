@@ -52,45 +52,20 @@ const (
 // Velocity joins each new row with its key's rows in the (short) window;
 // novelty uses two as-of joins; outlier uses window functions over the
 // key's rows of the run and the span. All three read only history rows in
-// the rule's span.
+// the rule's span. The outlier query is the reference for OutlierHits,
+// which gives the same hits many times faster (ingest uses it).
 func (r *Rule) HitsSQL(in HistoryInput) (string, error) {
 	if !r.History() {
 		return "", fmt.Errorf("rule %q: a %s rule has no history query", r.Name, r.Kind)
 	}
-	keys := make([]string, len(r.Key))
-	on := make([]string, len(r.Key))
-	for i, k := range r.Key {
-		keys[i] = ident(k)
-		on[i] = "c." + keys[i] + " = h." + keys[i]
+	q := r.queryParts(in)
+	keys, cols, where, histRows, file, row := q.keys, q.cols, q.where, q.histRows, q.file, q.row
+	on := make([]string, len(keys))
+	for i, k := range keys {
+		on[i] = "c." + k + " = h." + k
 	}
-	ts := ident(in.EventTime)
-	cols := strings.Join(keys, ", ") + ", " + ts + " AS _ts"
-	notNull := make([]string, 0, len(keys)+1)
-	for _, k := range keys {
-		notNull = append(notNull, k+" IS NOT NULL")
-	}
-	if r.Kind != Velocity {
-		v := ident(r.Field)
-		if r.Kind == Outlier {
-			cols += ", CAST(" + v + " AS DOUBLE) AS _v"
-		} else {
-			cols += ", " + v + " AS _v"
-		}
-		notNull = append(notNull, v+" IS NOT NULL")
-	}
-	if in.Buckets > 1 {
-		notNull = append(notNull, "hash("+strings.Join(keys, ", ")+") % "+strconv.Itoa(in.Buckets)+" = "+strconv.Itoa(in.Bucket))
-	}
-	where := strings.Join(notNull, " AND ")
-	file, row := ident(FileColumn), ident(RowColumn)
-
-	span := "to_microseconds(" + strconv.FormatInt(r.Span().Microseconds(), 10) + ")"
+	span := q.span
 	keyList := strings.Join(keys, ", ")
-	histRows := ""
-	if in.Hist != "" {
-		histRows = "SELECT " + cols + " FROM " + ident(in.Hist) + " WHERE " + where + " AND " + ts +
-			" BETWEEN " + tsLiteral(in.From) + " AND " + tsLiteral(in.To)
-	}
 
 	if r.Kind == Outlier {
 		// Window functions over the key's rows keep memory bounded however
@@ -152,6 +127,52 @@ func (r *Rule) HitsSQL(in HistoryInput) (string, error) {
 		" AND h._ts >= c._ts - " + span + " AND h._ts <= c._ts\nGROUP BY c." + file + ", c." + row +
 		"\nHAVING count(*) >= " + strconv.Itoa(r.Count))
 	return b.String(), nil
+}
+
+// queryParts are the pieces of SQL the history queries share.
+type queryParts struct {
+	keys     []string // the key columns, quoted
+	ts       string   // the event-time column, quoted
+	cols     string   // keys, _ts and (but for velocity) _v
+	where    string   // not-null keys and field, and the key bucket
+	histRows string   // SELECT cols FROM the history in [From, To], or ""
+	file     string   // FileColumn, quoted
+	row      string   // RowColumn, quoted
+	span     string   // the rule's span as a DuckDB interval expression
+}
+
+func (r *Rule) queryParts(in HistoryInput) queryParts {
+	var q queryParts
+	q.keys = make([]string, len(r.Key))
+	for i, k := range r.Key {
+		q.keys[i] = ident(k)
+	}
+	q.ts = ident(in.EventTime)
+	q.cols = strings.Join(q.keys, ", ") + ", " + q.ts + " AS _ts"
+	notNull := make([]string, 0, len(q.keys)+1)
+	for _, k := range q.keys {
+		notNull = append(notNull, k+" IS NOT NULL")
+	}
+	if r.Kind != Velocity {
+		v := ident(r.Field)
+		if r.Kind == Outlier {
+			q.cols += ", CAST(" + v + " AS DOUBLE) AS _v"
+		} else {
+			q.cols += ", " + v + " AS _v"
+		}
+		notNull = append(notNull, v+" IS NOT NULL")
+	}
+	if in.Buckets > 1 {
+		notNull = append(notNull, "hash("+strings.Join(q.keys, ", ")+") % "+strconv.Itoa(in.Buckets)+" = "+strconv.Itoa(in.Bucket))
+	}
+	q.where = strings.Join(notNull, " AND ")
+	q.file, q.row = ident(FileColumn), ident(RowColumn)
+	q.span = "to_microseconds(" + strconv.FormatInt(r.Span().Microseconds(), 10) + ")"
+	if in.Hist != "" {
+		q.histRows = "SELECT " + q.cols + " FROM " + ident(in.Hist) + " WHERE " + q.where + " AND " + q.ts +
+			" BETWEEN " + tsLiteral(in.From) + " AND " + tsLiteral(in.To)
+	}
+	return q
 }
 
 func ident(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }

@@ -179,8 +179,8 @@ func (p *pipeline) lookUpHistory(ctx context.Context, files []*spoolFile, byPath
 	for i, f := range files {
 		paths[i] = f.path
 	}
-	cur := fmt.Sprintf("CREATE VIEW _cur AS SELECT *, file_row_number AS %s FROM read_parquet(%s, filename = %s, file_row_number = true)",
-		query.Ident(tagging.RowColumn), query.StringList(paths), query.Literal(tagging.FileColumn))
+	cur := fmt.Sprintf("CREATE VIEW _cur AS SELECT *, file_row_number AS %s, file_index AS %s FROM read_parquet(%s, filename = %s, file_row_number = true)",
+		query.Ident(tagging.RowColumn), query.Ident(tagging.FileIndexColumn), query.StringList(paths), query.Literal(tagging.FileColumn))
 	if _, err := db.ExecContext(ctx, cur); err != nil {
 		return fmt.Errorf("history rules: read the run's files: %w", err)
 	}
@@ -214,17 +214,35 @@ func (p *pipeline) lookUpHistory(ctx context.Context, files []*spoolFile, byPath
 		t0 := time.Now()
 		in.From = time.Unix(firstDay*86400, 0).UTC().Add(-r.Span()) // this rule's reach
 		var n int64
-		for b := range buckets {
-			in.Bucket, in.Buckets = b, buckets
-			q, err := r.HitsSQL(in)
-			if err != nil {
-				return err
+		if r.Kind == tagging.Outlier {
+			// Scored in Go over one sorted scan per key bucket.
+			for b := range buckets {
+				in.Bucket, in.Buckets = b, buckets
+				err := r.OutlierHits(ctx, db, in, func(file int, row int64) error {
+					if file < 0 || file >= len(files) || row < 0 || row >= files[file].file.Rows {
+						return fmt.Errorf("internal error: DuckDB named row %d of file %d of %d", row, file, len(files))
+					}
+					files[file].hits = append(files[file].hits, rowHit{row: row, bits: uint64(1) << i})
+					n++
+					return nil
+				})
+				if err != nil {
+					return fmt.Errorf("history rule %q: %w", r.Name, err)
+				}
 			}
-			nb, err := p.collectHits(ctx, db, q, uint64(1)<<i, byPath)
-			if err != nil {
-				return fmt.Errorf("history rule %q: %w", r.Name, err)
+		} else {
+			for b := range buckets {
+				in.Bucket, in.Buckets = b, buckets
+				q, err := r.HitsSQL(in)
+				if err != nil {
+					return err
+				}
+				nb, err := p.collectHits(ctx, db, q, uint64(1)<<i, byPath)
+				if err != nil {
+					return fmt.Errorf("history rule %q: %w", r.Name, err)
+				}
+				n += nb
 			}
-			n += nb
 		}
 		p.ruleHits[i] += n
 		p.o.Logger.Debug("history rule evaluated", "rule", r.Name, "rows_tagged", n, "ms", time.Since(t0).Milliseconds())
