@@ -175,10 +175,14 @@ func (p *pipeline) lookUpHistory(ctx context.Context, files []*spoolFile, byPath
 			return fmt.Errorf("history rules: DuckDB: %w", err)
 		}
 	}
+	// The view lists the files in path order (query.StringList sorts), so
+	// DuckDB's file_index, which names a row's file, counts in that order,
+	// not in files' ("part-…-10" sorts before "part-…-2").
 	paths := make([]string, len(files))
 	for i, f := range files {
 		paths[i] = f.path
 	}
+	slices.Sort(paths)
 	cur := fmt.Sprintf("CREATE VIEW _cur AS SELECT *, file_row_number AS %s, file_index AS %s FROM read_parquet(%s, filename = %s, file_row_number = true)",
 		query.Ident(tagging.RowColumn), query.Ident(tagging.FileIndexColumn), query.StringList(paths), query.Literal(tagging.FileColumn))
 	if _, err := db.ExecContext(ctx, cur); err != nil {
@@ -219,10 +223,14 @@ func (p *pipeline) lookUpHistory(ctx context.Context, files []*spoolFile, byPath
 			for b := range buckets {
 				in.Bucket, in.Buckets = b, buckets
 				err := r.OutlierHits(ctx, db, in, func(file int, row int64) error {
-					if file < 0 || file >= len(files) || row < 0 || row >= files[file].file.Rows {
-						return fmt.Errorf("internal error: DuckDB named row %d of file %d of %d", row, file, len(files))
+					var sf *spoolFile
+					if file >= 0 && file < len(paths) {
+						sf = byPath[filepath.Clean(paths[file])]
 					}
-					files[file].hits = append(files[file].hits, rowHit{row: row, bits: uint64(1) << i})
+					if sf == nil || row < 0 || row >= sf.file.Rows {
+						return fmt.Errorf("internal error: DuckDB named row %d of file %d of %d", row, file, len(paths))
+					}
+					sf.hits = append(sf.hits, rowHit{row: row, bits: uint64(1) << i})
 					n++
 					return nil
 				})

@@ -51,6 +51,14 @@ type pay struct{ id, customer, amount, currency, country, at string }
 // ingests it.
 func ingestPays(t *testing.T, st storage.Store, s *schemas.Schema, dir, name string, rows []pay) *Result {
 	t.Helper()
+	path := filepath.Join(dir, name)
+	writePays(t, path, rows)
+	return run(t, Options{Schema: s, Sources: []string{path}, Store: st, LakeURL: "test", MaxQuarantineRatio: -1})
+}
+
+// writePays writes rows as a JSONL file; empty strings are left out (null).
+func writePays(t *testing.T, path string, rows []pay) {
+	t.Helper()
 	var b bytes.Buffer
 	for _, r := range rows {
 		m := map[string]any{"id": r.id, "at": r.at}
@@ -65,11 +73,9 @@ func ingestPays(t *testing.T, st storage.Store, s *schemas.Schema, dir, name str
 		}
 		b.Write(append(line, '\n'))
 	}
-	path := filepath.Join(dir, name)
 	if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	return run(t, Options{Schema: s, Sources: []string{path}, Store: st, LakeURL: "test", MaxQuarantineRatio: -1})
 }
 
 // lakeTags returns each row's tags, by id, as "a,b" ("" for none).
@@ -246,7 +252,6 @@ func TestRulesNovelty(t *testing.T) {
 
 func TestRulesOutlier(t *testing.T) {
 	s := loadRulesSchema(t, "")
-	st, _ := newLocalLake(t)
 	var rows []pay
 	at := func(h int) string { return fmt.Sprintf("2026-03-02T%02d:00:00Z", h) }
 	for i, a := range []string{"10.00", "11.00", "12.00", "10.50"} {
@@ -265,13 +270,34 @@ func TestRulesOutlier(t *testing.T) {
 		pay{"j6", "j", "", "EUR", "FR", at(11)},       // null amount: never
 		pay{"k1", "k", "5000.00", "USD", "US", at(1)}, // condition only
 	)
-	res := ingestPays(t, st, s, t.TempDir(), "in.jsonl", rows)
-	checkTags(t, lakeTags(t, st, "pay"), map[string]string{
-		"h0": "", "h3": "", "h9": "odd_amount", "i9": "", "j4": "", "j5": "odd_amount", "j6": "", "k1": "big_usd",
-	})
-	want := map[string]int64{"fast": 0, "new_country": 0, "odd_amount": 2, "big_usd": 1}
-	if h := hitsOf(res); !reflect.DeepEqual(h, want) {
-		t.Errorf("rule_hits %v, want %v", h, want)
+	// One row per data file as well: a partition of more than ten files,
+	// whose names ("part-…-10") do not sort in write order, must still be
+	// tagged row for row.
+	for _, perFile := range []int64{0, 1} {
+		st, lakeDir := newLocalLake(t)
+		var res *Result
+		if perFile == 0 {
+			res = ingestPays(t, st, s, t.TempDir(), "in.jsonl", rows)
+		} else {
+			dir := t.TempDir()
+			var srcs []string
+			for i, r := range rows {
+				path := filepath.Join(dir, fmt.Sprintf("in-%02d.jsonl", i))
+				writePays(t, path, []pay{r})
+				srcs = append(srcs, path)
+			}
+			res = run(t, Options{Schema: s, Sources: srcs, Store: st, LakeURL: "test", MaxQuarantineRatio: -1, MaxRowsPerFile: perFile})
+			if files, _ := filepath.Glob(filepath.Join(lakeDir, "pay", "dt=2026-03-02", "part-*-1?.parquet")); len(files) == 0 {
+				t.Fatalf("no part-…-1x.parquet file: the partition has ten files or fewer")
+			}
+		}
+		checkTags(t, lakeTags(t, st, "pay"), map[string]string{
+			"h0": "", "h3": "", "h9": "odd_amount", "i9": "", "j4": "", "j5": "odd_amount", "j6": "", "k1": "big_usd",
+		})
+		want := map[string]int64{"fast": 0, "new_country": 0, "odd_amount": 2, "big_usd": 1}
+		if h := hitsOf(res); !reflect.DeepEqual(h, want) {
+			t.Errorf("rows per file %d: rule_hits %v, want %v", perFile, h, want)
+		}
 	}
 }
 
