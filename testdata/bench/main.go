@@ -40,6 +40,7 @@ type config struct {
 	runs                  int
 	formats               []string
 	drift, rssOnly        bool
+	rules                 bool
 }
 
 // Run is one timed run of one tool.
@@ -76,6 +77,8 @@ type Results struct {
 	LoadBefore string            `json:"loadavg_before"`
 	LoadAfter  string            `json:"loadavg_after"`
 	Mode       string            `json:"mode"` // "compare" or "rss"
+	Schema     string            `json:"schema"`
+	Rules      bool              `json:"rules"` // false with -rules=false: the schema's rules_file left out
 	Inputs     []Input           `json:"inputs"`
 	Drift      map[string]string `json:"drift,omitempty"`
 }
@@ -85,6 +88,7 @@ func main() {
 	var size, formats string
 	flag.StringVar(&c.bin, "bin", "bin/txlake", "the txlake binary")
 	flag.StringVar(&c.schema, "schema", "schemas/transactions.yaml", "schema file")
+	flag.BoolVar(&c.rules, "rules", true, "keep the schema's row rules; -rules=false ingests with a copy of the schema without its rules_file")
 	flag.StringVar(&c.dir, "dir", ".cache/bench", "work directory (generated logs are kept and reused)")
 	flag.StringVar(&c.out, "out", "", "results file (default DIR/results-<timestamp>.json)")
 	flag.StringVar(&size, "bytes", "1G", "approximate size of the JSONL input: 256M, 1G, 4G ...")
@@ -147,6 +151,13 @@ func run(ctx context.Context, c config) error {
 	if err := os.MkdirAll(c.dir, 0o755); err != nil {
 		return err
 	}
+	if !c.rules {
+		var err error
+		if c.schema, err = withoutRules(c.schema, c.dir); err != nil {
+			return err
+		}
+	}
+	res.Schema, res.Rules = c.schema, c.rules
 	// Disk: the input, its CSV twin and two output lakes.
 	need := c.bytes * 3
 	if c.rssOnly {
@@ -156,7 +167,7 @@ func run(ctx context.Context, c config) error {
 		return fmt.Errorf("%s has %d MiB free; this run needs about %d MiB", c.dir, free>>20, need>>20)
 	}
 	rowsPerDay := max(c.bytes/jsonlBytesPerRow/days, 1)
-	fmt.Printf("bench: %d CPUs, load average %s\n", res.CPUs, res.LoadBefore)
+	fmt.Printf("bench: %d CPUs, load average %s, schema %s\n", res.CPUs, res.LoadBefore, c.schema)
 	for _, format := range c.formats {
 		in, err := generate(c, format, rowsPerDay)
 		if err != nil {
@@ -446,4 +457,22 @@ func freeBytes(dir string) int64 {
 		return -1
 	}
 	return int64(st.Bavail) * st.Bsize
+}
+
+// withoutRules writes a copy of the schema file without its rules_file line
+// into dir (the ingest without the DuckDB phase of the history rules) and
+// returns its path.
+func withoutRules(schema, dir string) (string, error) {
+	b, err := os.ReadFile(schema)
+	if err != nil {
+		return "", err
+	}
+	var out []string
+	for _, line := range strings.SplitAfter(string(b), "\n") {
+		if !strings.HasPrefix(line, "rules_file:") {
+			out = append(out, line)
+		}
+	}
+	path := filepath.Join(dir, "norules-"+filepath.Base(schema))
+	return path, os.WriteFile(path, []byte(strings.Join(out, "")), 0o644)
 }
