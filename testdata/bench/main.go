@@ -47,6 +47,9 @@ type config struct {
 type Run struct {
 	Seconds  float64 `json:"seconds"`
 	MaxRSSMB float64 `json:"max_rss_mb,omitempty"` // txlake only
+	// CPUSeconds is the child's user+system CPU time: steadier than the
+	// wall time when other work shares the machine.
+	CPUSeconds float64 `json:"cpu_seconds"`
 }
 
 // Side is one tool on one input.
@@ -56,6 +59,7 @@ type Side struct {
 	MBPerSec      float64 `json:"mb_per_s"`
 	RowsPerSec    float64 `json:"rows_per_s"`
 	PeakRSSMB     float64 `json:"peak_rss_mb,omitempty"`
+	MedianCPU     float64 `json:"median_cpu_seconds"`
 }
 
 // Input is one format's measurements.
@@ -66,6 +70,8 @@ type Input struct {
 	Txlake Side    `json:"txlake"`
 	DuckDB *Side   `json:"duckdb,omitempty"`
 	Ratio  float64 `json:"ratio_txlake_over_duckdb,omitempty"`
+	// CPURatio is the ratio of the median CPU times.
+	CPURatio float64 `json:"cpu_ratio_txlake_over_duckdb,omitempty"`
 }
 
 // Results is the JSON document written to -out.
@@ -181,14 +187,14 @@ func run(ctx context.Context, c config) error {
 			if err != nil {
 				return err
 			}
-			fmt.Printf("  run %d: txlake %.2fs (peak RSS %.0f MB)", i+1, r.Seconds, r.MaxRSSMB)
+			fmt.Printf("  run %d: txlake %.2fs (CPU %.2fs, peak RSS %.0f MB)", i+1, r.Seconds, r.CPUSeconds, r.MaxRSSMB)
 			tx = append(tx, r)
 			if !c.rssOnly {
 				d, err := runDuckDB(ctx, c, in)
 				if err != nil {
 					return err
 				}
-				fmt.Printf(", duckdb %.2fs (peak RSS %.0f MB)", d.Seconds, d.MaxRSSMB)
+				fmt.Printf(", duckdb %.2fs (CPU %.2fs, peak RSS %.0f MB)", d.Seconds, d.CPUSeconds, d.MaxRSSMB)
 				dk = append(dk, d)
 			}
 			fmt.Println()
@@ -198,6 +204,7 @@ func run(ctx context.Context, c config) error {
 			d := side(dk, in)
 			item.DuckDB = &d
 			item.Ratio = item.Txlake.MedianSeconds / d.MedianSeconds
+			item.CPURatio = item.Txlake.MedianCPU / d.MedianCPU
 		}
 		res.Inputs = append(res.Inputs, item)
 	}
@@ -226,29 +233,33 @@ func run(ctx context.Context, c config) error {
 }
 
 func side(runs []Run, in *input) Side {
-	secs := make([]float64, len(runs))
+	secs, cpu := make([]float64, len(runs)), make([]float64, len(runs))
 	s := Side{Runs: runs}
 	for i, r := range runs {
-		secs[i] = r.Seconds
+		secs[i], cpu[i] = r.Seconds, r.CPUSeconds
 		s.PeakRSSMB = max(s.PeakRSSMB, r.MaxRSSMB)
 	}
-	slices.Sort(secs)
-	s.MedianSeconds = secs[len(secs)/2]
-	if len(secs)%2 == 0 {
-		s.MedianSeconds = (secs[len(secs)/2-1] + secs[len(secs)/2]) / 2
-	}
+	s.MedianSeconds, s.MedianCPU = median(secs), median(cpu)
 	s.MBPerSec = float64(in.bytes) / (1 << 20) / s.MedianSeconds
 	s.RowsPerSec = float64(in.rows) / s.MedianSeconds
 	return s
 }
 
+func median(v []float64) float64 {
+	slices.Sort(v)
+	if len(v)%2 == 0 {
+		return (v[len(v)/2-1] + v[len(v)/2]) / 2
+	}
+	return v[len(v)/2]
+}
+
 func printSummary(res *Results) {
-	fmt.Printf("\n%-6s %-7s %9s %10s %12s %10s\n", "input", "tool", "median", "MiB/s", "rows/s", "peak RSS")
+	fmt.Printf("\n%-6s %-7s %9s %10s %12s %10s %9s\n", "input", "tool", "median", "MiB/s", "rows/s", "peak RSS", "CPU")
 	for _, in := range res.Inputs {
-		fmt.Printf("%-6s %-7s %8.2fs %10.1f %12.0f %7.0f MB\n", in.Format, "txlake", in.Txlake.MedianSeconds, in.Txlake.MBPerSec, in.Txlake.RowsPerSec, in.Txlake.PeakRSSMB)
+		fmt.Printf("%-6s %-7s %8.2fs %10.1f %12.0f %7.0f MB %8.2fs\n", in.Format, "txlake", in.Txlake.MedianSeconds, in.Txlake.MBPerSec, in.Txlake.RowsPerSec, in.Txlake.PeakRSSMB, in.Txlake.MedianCPU)
 		if in.DuckDB != nil {
-			fmt.Printf("%-6s %-7s %8.2fs %10.1f %12.0f %7.0f MB\n", in.Format, "duckdb", in.DuckDB.MedianSeconds, in.DuckDB.MBPerSec, in.DuckDB.RowsPerSec, in.DuckDB.PeakRSSMB)
-			fmt.Printf("%-6s ratio txlake/duckdb %.2f\n", in.Format, in.Ratio)
+			fmt.Printf("%-6s %-7s %8.2fs %10.1f %12.0f %7.0f MB %8.2fs\n", in.Format, "duckdb", in.DuckDB.MedianSeconds, in.DuckDB.MBPerSec, in.DuckDB.RowsPerSec, in.DuckDB.PeakRSSMB, in.DuckDB.MedianCPU)
+			fmt.Printf("%-6s ratio txlake/duckdb %.2f (CPU time %.2f)\n", in.Format, in.Ratio, in.CPURatio)
 		}
 	}
 	if res.Drift != nil {
@@ -324,6 +335,7 @@ func runChild(cmd *exec.Cmd) (Run, []byte, error) {
 	}
 	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 		r.MaxRSSMB = float64(ru.Maxrss) * 1024 / 1e6 // Linux: KiB
+		r.CPUSeconds = time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
 	}
 	return r, stdout.Bytes(), nil
 }
