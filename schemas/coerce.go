@@ -53,6 +53,7 @@ type fieldRules struct {
 	// (currencies, countries, merchant ids): a hit skips the pattern match
 	// and the string allocation, the two costliest steps of coercing a
 	// string. Fields with more than memoLimit distinct values stop using it.
+	// Of a pii: mask field it holds the masked forms only (maskMemo).
 	memo         map[string]string
 	memoOff      bool
 	pattern      *simplePattern // f.Pattern's fast matcher, nil when it has none
@@ -470,7 +471,10 @@ func (c *Coercer) coerceString(r *fieldRules, b []byte) (Value, *RuleError) {
 		c.hexbuf = hex.AppendEncode(c.hexbuf[:0], c.sum)
 		return Value{S: string(c.hexbuf)}, nil
 	case PIIMask:
-		return Value{S: maskPII(b)}, nil
+		// The masked forms (an e-mail's domain, a card's last digits) repeat
+		// far more than the values: they are memoised, the values never are.
+		c.hexbuf = appendMaskPII(c.hexbuf[:0], b)
+		return Value{S: r.maskMemo(c.hexbuf)}, nil
 	case PIIDrop:
 		return Value{Null: true}, nil
 	}
@@ -499,10 +503,32 @@ func (r *fieldRules) matchPattern(b []byte) bool {
 // still be memoised.
 const memoLimit = 4096
 
+// maskMemo returns masked as a string, from the field's memo of masked
+// forms while it has fewer than memoLimit of them.
+func (r *fieldRules) maskMemo(masked []byte) string {
+	if v, ok := r.memo[string(masked)]; ok { // no allocation for a map lookup
+		return v
+	}
+	v := string(masked)
+	if !r.memoOff {
+		if r.memo == nil {
+			r.memo = make(map[string]string)
+		}
+		r.memo[v] = v
+		if len(r.memo) >= memoLimit {
+			r.memo, r.memoOff = nil, true
+		}
+	}
+	return v
+}
+
 // maskPII applies the mask policy documented on Coerce.
-func maskPII(b []byte) string {
+func maskPII(b []byte) string { return string(appendMaskPII(nil, b)) }
+
+// appendMaskPII appends the masked form of b to dst.
+func appendMaskPII(dst, b []byte) []byte {
 	if at := bytes.IndexByte(b, '@'); at >= 0 && bytes.IndexByte(b[at+1:], '@') < 0 {
-		return "***@" + string(b[at+1:])
+		return append(append(dst, "***@"...), b[at+1:]...)
 	}
 	digits, cardLike := 0, true
 	for _, ch := range b {
@@ -515,9 +541,8 @@ func maskPII(b []byte) string {
 		}
 	}
 	if cardLike && digits >= 12 {
-		out := make([]byte, 0, digits)
 		for range digits - 4 {
-			out = append(out, '*')
+			dst = append(dst, '*')
 		}
 		var last [4]byte
 		k := 4
@@ -527,11 +552,11 @@ func maskPII(b []byte) string {
 				last[k] = b[i]
 			}
 		}
-		return string(append(out, last[:]...))
+		return append(dst, last[:]...)
 	}
 	n := utf8.RuneCount(b)
 	if n <= 4 {
-		return strings.Repeat("*", n)
+		return append(dst, strings.Repeat("*", n)...)
 	}
 	// Keep the last 4 runes.
 	cut := len(b)
@@ -539,7 +564,7 @@ func maskPII(b []byte) string {
 		_, size := utf8.DecodeLastRune(b[:cut])
 		cut -= size
 	}
-	return strings.Repeat("*", n-4) + string(b[cut:])
+	return append(append(dst, strings.Repeat("*", n-4)...), b[cut:]...)
 }
 
 func (r *fieldRules) coerceTimestamp(text []byte) (Value, *RuleError) {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/klauspost/compress/zstd"
 	"github.com/parquet-go/parquet-go"
+	"github.com/parquet-go/parquet-go/compress"
 
 	"github.com/txlake/txlake/jobs/gen"
 	"github.com/txlake/txlake/schemas"
@@ -93,12 +94,8 @@ func BenchmarkDecodeJSON(b *testing.B) {
 
 func BenchmarkDecodeCSV(b *testing.B) { benchDecode(b, FormatCSV, true) }
 
-// BenchmarkWriteParquet encodes the decoded rows of one day into one
-// Parquet file per zstd level and row-group size, and reports the file size:
-// the trade-off table in docs/performance.md.
-func BenchmarkWriteParquet(b *testing.B) {
-	s := loadSchema(b)
-	data := benchInput(b, "jsonl")
+// benchBatches decodes data (JSON lines) into the batches of the pipeline.
+func benchBatches(b *testing.B, s *schemas.Schema, data []byte) []*batch {
 	c, err := s.NewCoercer(schemas.CoerceOptions{})
 	if err != nil {
 		b.Fatal(err)
@@ -108,39 +105,71 @@ func BenchmarkWriteParquet(b *testing.B) {
 	for _, ch := range benchChunks(b, s, data, FormatJSONL) {
 		batches = append(batches, d.decode(ch, FormatJSONL))
 	}
+	return batches
+}
+
+// benchWrite writes the rows of batches into one Parquet file with the data
+// files' options, codec for their compression, and returns its size.
+func benchWrite(b *testing.B, s *schemas.Schema, batches []*batch, codec compress.Codec, rowGroupRows int64) int64 {
+	opts := FileWriterOptions(s.KeyValueMetadata(), rowGroupRows)
+	opts[0] = parquet.Compression(codec)
+	cw := &countWriter{}
+	w := parquet.NewWriter(cw, append([]parquet.WriterOption{s.ParquetSchema()}, opts...)...)
 	nf := len(s.Fields)
-	levels := []zstd.EncoderLevel{zstd.SpeedFastest, zstd.SpeedDefault, zstd.SpeedBetterCompression}
-	for _, level := range levels {
+	var rowBuf []parquet.Value
+	var rows []parquet.Row
+	for _, bt := range batches {
+		rowBuf, rows = rowBuf[:0], rows[:0]
+		for r := range bt.days {
+			start := len(rowBuf)
+			rowBuf = s.AppendRow(rowBuf, bt.vals[r*nf:(r+1)*nf])
+			if s.HasRules() {
+				rowBuf = s.AppendTags(rowBuf, 0)
+			}
+			rows = append(rows, parquet.Row(rowBuf[start:len(rowBuf):len(rowBuf)]))
+		}
+		if _, err := w.WriteRows(rows); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		b.Fatal(err)
+	}
+	return cw.n
+}
+
+type benchCodec struct {
+	name  string
+	codec compress.Codec
+}
+
+// benchCodecs are the zstd encoders compared: klauspost's pure-Go levels
+// (go-...) and libzstd's numeric levels (c-levelN).
+func benchCodecs() []benchCodec {
+	var codecs []benchCodec
+	for _, level := range []zstd.EncoderLevel{zstd.SpeedFastest, zstd.SpeedDefault, zstd.SpeedBetterCompression} {
+		codecs = append(codecs, benchCodec{"go-" + level.String(), &pageCodec{level: level}})
+	}
+	for _, level := range []int{1, 2, 3, 4} {
+		codecs = append(codecs, benchCodec{fmt.Sprintf("c-level%d", level), &cPageCodec{level: level}})
+	}
+	return codecs
+}
+
+// BenchmarkWriteParquet encodes the decoded rows of one day into one
+// Parquet file per zstd encoder and row-group size, and reports the file
+// size: the trade-off tables in docs/performance.md.
+func BenchmarkWriteParquet(b *testing.B) {
+	s := loadSchema(b)
+	data := benchInput(b, "jsonl")
+	batches := benchBatches(b, s, data)
+	for _, nc := range benchCodecs() {
 		for _, rg := range []int64{16_384, 122_880} {
-			b.Run(fmt.Sprintf("zstd=%s/rg=%d", level, rg), func(b *testing.B) {
-				codec := &pageCodec{level: level}
-				opts := FileWriterOptions(s.KeyValueMetadata(), rg)
-				opts[0] = parquet.Compression(codec)
+			b.Run(fmt.Sprintf("zstd=%s/rg=%d", nc.name, rg), func(b *testing.B) {
 				var size int64
 				b.SetBytes(int64(len(data)))
 				for b.Loop() {
-					cw := &countWriter{}
-					w := parquet.NewWriter(cw, append([]parquet.WriterOption{s.ParquetSchema()}, opts...)...)
-					var rowBuf []parquet.Value
-					var rows []parquet.Row
-					for _, bt := range batches {
-						rowBuf, rows = rowBuf[:0], rows[:0]
-						for r := range bt.days {
-							start := len(rowBuf)
-							rowBuf = s.AppendRow(rowBuf, bt.vals[r*nf:(r+1)*nf])
-							if s.HasRules() {
-								rowBuf = s.AppendTags(rowBuf, 0)
-							}
-							rows = append(rows, parquet.Row(rowBuf[start:len(rowBuf):len(rowBuf)]))
-						}
-						if _, err := w.WriteRows(rows); err != nil {
-							b.Fatal(err)
-						}
-					}
-					if err := w.Close(); err != nil {
-						b.Fatal(err)
-					}
-					size = cw.n
+					size = benchWrite(b, s, batches, nc.codec, rg)
 				}
 				b.ReportMetric(float64(size), "file-bytes")
 			})
@@ -151,3 +180,46 @@ func BenchmarkWriteParquet(b *testing.B) {
 type countWriter struct{ n int64 }
 
 func (w *countWriter) Write(p []byte) (int, error) { w.n += int64(len(p)); return len(p), nil }
+
+// recordCodec keeps a copy of every page it is given.
+type recordCodec struct {
+	pageCodec
+	pages [][]byte
+}
+
+func (c *recordCodec) Encode(dst, src []byte) ([]byte, error) {
+	c.pages = append(c.pages, bytes.Clone(src))
+	return c.pageCodec.Encode(dst, src)
+}
+
+// BenchmarkPageCodec compresses the pages of one generated day, as the
+// Parquet writer hands them to the codec, with each zstd encoder, and
+// reports the compressed bytes: the encoder alone, without the writer.
+func BenchmarkPageCodec(b *testing.B) {
+	s := loadSchema(b)
+	rec := &recordCodec{pageCodec: pageCodec{level: zstd.SpeedFastest}}
+	benchWrite(b, s, benchBatches(b, s, benchInput(b, "jsonl")), rec, DefaultRowGroupRows)
+	var in int64
+	for _, p := range rec.pages {
+		in += int64(len(p))
+	}
+	for _, nc := range benchCodecs() {
+		b.Run(nc.name, func(b *testing.B) {
+			var dst []byte
+			var out int64
+			var err error
+			b.SetBytes(in)
+			for b.Loop() {
+				out = 0
+				for _, p := range rec.pages {
+					if dst, err = nc.codec.Encode(dst, p); err != nil {
+						b.Fatal(err)
+					}
+					out += int64(len(dst))
+				}
+			}
+			b.ReportMetric(float64(out), "bytes")
+			b.ReportMetric(float64(len(rec.pages)), "pages")
+		})
+	}
+}

@@ -3,11 +3,18 @@ package ingest
 import (
 	"sync"
 
+	czstd "github.com/DataDog/zstd"
 	"github.com/klauspost/compress/zstd"
 	"github.com/parquet-go/parquet-go/format"
 )
 
-// pageCodec is the zstd codec of data and quarantine pages. parquet-go's own
+// dataCodec compresses the data and quarantine pages: libzstd (through cgo)
+// at level 3, DuckDB's default, and klauspost's pure-Go decoder for reading
+// them back. Both are standard zstd frames (docs/performance.md compares the
+// two encoders).
+var dataCodec = &cPageCodec{level: 2}
+
+// pageCodec is the pure-Go zstd codec (klauspost/compress). parquet-go's own
 // zstd codec uses the library's default 8 MiB window, so every pooled
 // encoder holds several MiB of history; a page is at most a few hundred KiB,
 // so a 1 MiB window compresses it identically and keeps ingest memory
@@ -17,8 +24,6 @@ type pageCodec struct {
 	enc   sync.Pool
 	dec   sync.Pool
 }
-
-var dataCodec = &pageCodec{level: zstd.SpeedDefault}
 
 func (c *pageCodec) String() string { return "ZSTD" }
 
@@ -50,5 +55,26 @@ func (c *pageCodec) Decode(dst, src []byte) ([]byte, error) {
 	}
 	out, err := d.DecodeAll(src, dst[:0])
 	c.dec.Put(d)
+	return out, err
+}
+
+// cPageCodec encodes pages with libzstd (vendored C sources, built by cgo)
+// at a numeric level. Its compression contexts are pooled; one adapts its
+// parameters to each page's size, so a context stays small. Decoding is
+// pageCodec's.
+type cPageCodec struct {
+	level int
+	ctx   sync.Pool
+	pageCodec
+}
+
+func (c *cPageCodec) Encode(dst, src []byte) ([]byte, error) {
+	x, _ := c.ctx.Get().(czstd.Ctx)
+	if x == nil {
+		x = czstd.NewCtx()
+	}
+	// CompressLevel writes into dst only if it has room for the worst case.
+	out, err := x.CompressLevel(dst[:cap(dst)], src, c.level)
+	c.ctx.Put(x)
 	return out, err
 }

@@ -524,6 +524,7 @@ func (p *pipeline) run(ctx context.Context) error {
 		workers.Go(func() error {
 			for c := range chunks {
 				b := d.decode(c, p.srcs[c.src].fmt)
+				c.release()
 				select {
 				case batches <- b:
 				case <-ctx.Done():
@@ -669,7 +670,7 @@ func (p *pipeline) takeHeader(c *chunk) (*csvHeader, *chunk, error) {
 		}
 		rest := data[len(ln):]
 		// The rest may be empty; the chunk still accounts for the bytes read.
-		return h, &chunk{data: rest, firstLine: line + 1, firstOffset: off + int64(len(ln)), bytes: c.bytes}, nil
+		return h, &chunk{data: rest, buf: c.buf, firstLine: line + 1, firstOffset: off + int64(len(ln)), bytes: c.bytes}, nil
 	}
 }
 

@@ -40,12 +40,16 @@ type config struct {
 	runs                  int
 	formats               []string
 	drift, rssOnly        bool
+	rules                 bool
 }
 
 // Run is one timed run of one tool.
 type Run struct {
 	Seconds  float64 `json:"seconds"`
 	MaxRSSMB float64 `json:"max_rss_mb,omitempty"` // txlake only
+	// CPUSeconds is the child's user+system CPU time: steadier than the
+	// wall time when other work shares the machine.
+	CPUSeconds float64 `json:"cpu_seconds"`
 }
 
 // Side is one tool on one input.
@@ -55,6 +59,7 @@ type Side struct {
 	MBPerSec      float64 `json:"mb_per_s"`
 	RowsPerSec    float64 `json:"rows_per_s"`
 	PeakRSSMB     float64 `json:"peak_rss_mb,omitempty"`
+	MedianCPU     float64 `json:"median_cpu_seconds"`
 }
 
 // Input is one format's measurements.
@@ -65,6 +70,8 @@ type Input struct {
 	Txlake Side    `json:"txlake"`
 	DuckDB *Side   `json:"duckdb,omitempty"`
 	Ratio  float64 `json:"ratio_txlake_over_duckdb,omitempty"`
+	// CPURatio is the ratio of the median CPU times.
+	CPURatio float64 `json:"cpu_ratio_txlake_over_duckdb,omitempty"`
 }
 
 // Results is the JSON document written to -out.
@@ -76,6 +83,8 @@ type Results struct {
 	LoadBefore string            `json:"loadavg_before"`
 	LoadAfter  string            `json:"loadavg_after"`
 	Mode       string            `json:"mode"` // "compare" or "rss"
+	Schema     string            `json:"schema"`
+	Rules      bool              `json:"rules"` // false with -rules=false: the schema's rules_file left out
 	Inputs     []Input           `json:"inputs"`
 	Drift      map[string]string `json:"drift,omitempty"`
 }
@@ -85,6 +94,7 @@ func main() {
 	var size, formats string
 	flag.StringVar(&c.bin, "bin", "bin/txlake", "the txlake binary")
 	flag.StringVar(&c.schema, "schema", "schemas/transactions.yaml", "schema file")
+	flag.BoolVar(&c.rules, "rules", true, "keep the schema's row rules; -rules=false ingests with a copy of the schema without its rules_file")
 	flag.StringVar(&c.dir, "dir", ".cache/bench", "work directory (generated logs are kept and reused)")
 	flag.StringVar(&c.out, "out", "", "results file (default DIR/results-<timestamp>.json)")
 	flag.StringVar(&size, "bytes", "1G", "approximate size of the JSONL input: 256M, 1G, 4G ...")
@@ -147,6 +157,13 @@ func run(ctx context.Context, c config) error {
 	if err := os.MkdirAll(c.dir, 0o755); err != nil {
 		return err
 	}
+	if !c.rules {
+		var err error
+		if c.schema, err = withoutRules(c.schema, c.dir); err != nil {
+			return err
+		}
+	}
+	res.Schema, res.Rules = c.schema, c.rules
 	// Disk: the input, its CSV twin and two output lakes.
 	need := c.bytes * 3
 	if c.rssOnly {
@@ -156,7 +173,7 @@ func run(ctx context.Context, c config) error {
 		return fmt.Errorf("%s has %d MiB free; this run needs about %d MiB", c.dir, free>>20, need>>20)
 	}
 	rowsPerDay := max(c.bytes/jsonlBytesPerRow/days, 1)
-	fmt.Printf("bench: %d CPUs, load average %s\n", res.CPUs, res.LoadBefore)
+	fmt.Printf("bench: %d CPUs, load average %s, schema %s\n", res.CPUs, res.LoadBefore, c.schema)
 	for _, format := range c.formats {
 		in, err := generate(c, format, rowsPerDay)
 		if err != nil {
@@ -170,14 +187,14 @@ func run(ctx context.Context, c config) error {
 			if err != nil {
 				return err
 			}
-			fmt.Printf("  run %d: txlake %.2fs (peak RSS %.0f MB)", i+1, r.Seconds, r.MaxRSSMB)
+			fmt.Printf("  run %d: txlake %.2fs (CPU %.2fs, peak RSS %.0f MB)", i+1, r.Seconds, r.CPUSeconds, r.MaxRSSMB)
 			tx = append(tx, r)
 			if !c.rssOnly {
 				d, err := runDuckDB(ctx, c, in)
 				if err != nil {
 					return err
 				}
-				fmt.Printf(", duckdb %.2fs (peak RSS %.0f MB)", d.Seconds, d.MaxRSSMB)
+				fmt.Printf(", duckdb %.2fs (CPU %.2fs, peak RSS %.0f MB)", d.Seconds, d.CPUSeconds, d.MaxRSSMB)
 				dk = append(dk, d)
 			}
 			fmt.Println()
@@ -187,6 +204,7 @@ func run(ctx context.Context, c config) error {
 			d := side(dk, in)
 			item.DuckDB = &d
 			item.Ratio = item.Txlake.MedianSeconds / d.MedianSeconds
+			item.CPURatio = item.Txlake.MedianCPU / d.MedianCPU
 		}
 		res.Inputs = append(res.Inputs, item)
 	}
@@ -215,29 +233,33 @@ func run(ctx context.Context, c config) error {
 }
 
 func side(runs []Run, in *input) Side {
-	secs := make([]float64, len(runs))
+	secs, cpu := make([]float64, len(runs)), make([]float64, len(runs))
 	s := Side{Runs: runs}
 	for i, r := range runs {
-		secs[i] = r.Seconds
+		secs[i], cpu[i] = r.Seconds, r.CPUSeconds
 		s.PeakRSSMB = max(s.PeakRSSMB, r.MaxRSSMB)
 	}
-	slices.Sort(secs)
-	s.MedianSeconds = secs[len(secs)/2]
-	if len(secs)%2 == 0 {
-		s.MedianSeconds = (secs[len(secs)/2-1] + secs[len(secs)/2]) / 2
-	}
+	s.MedianSeconds, s.MedianCPU = median(secs), median(cpu)
 	s.MBPerSec = float64(in.bytes) / (1 << 20) / s.MedianSeconds
 	s.RowsPerSec = float64(in.rows) / s.MedianSeconds
 	return s
 }
 
+func median(v []float64) float64 {
+	slices.Sort(v)
+	if len(v)%2 == 0 {
+		return (v[len(v)/2-1] + v[len(v)/2]) / 2
+	}
+	return v[len(v)/2]
+}
+
 func printSummary(res *Results) {
-	fmt.Printf("\n%-6s %-7s %9s %10s %12s %10s\n", "input", "tool", "median", "MiB/s", "rows/s", "peak RSS")
+	fmt.Printf("\n%-6s %-7s %9s %10s %12s %10s %9s\n", "input", "tool", "median", "MiB/s", "rows/s", "peak RSS", "CPU")
 	for _, in := range res.Inputs {
-		fmt.Printf("%-6s %-7s %8.2fs %10.1f %12.0f %7.0f MB\n", in.Format, "txlake", in.Txlake.MedianSeconds, in.Txlake.MBPerSec, in.Txlake.RowsPerSec, in.Txlake.PeakRSSMB)
+		fmt.Printf("%-6s %-7s %8.2fs %10.1f %12.0f %7.0f MB %8.2fs\n", in.Format, "txlake", in.Txlake.MedianSeconds, in.Txlake.MBPerSec, in.Txlake.RowsPerSec, in.Txlake.PeakRSSMB, in.Txlake.MedianCPU)
 		if in.DuckDB != nil {
-			fmt.Printf("%-6s %-7s %8.2fs %10.1f %12.0f %7.0f MB\n", in.Format, "duckdb", in.DuckDB.MedianSeconds, in.DuckDB.MBPerSec, in.DuckDB.RowsPerSec, in.DuckDB.PeakRSSMB)
-			fmt.Printf("%-6s ratio txlake/duckdb %.2f\n", in.Format, in.Ratio)
+			fmt.Printf("%-6s %-7s %8.2fs %10.1f %12.0f %7.0f MB %8.2fs\n", in.Format, "duckdb", in.DuckDB.MedianSeconds, in.DuckDB.MBPerSec, in.DuckDB.RowsPerSec, in.DuckDB.PeakRSSMB, in.DuckDB.MedianCPU)
+			fmt.Printf("%-6s ratio txlake/duckdb %.2f (CPU time %.2f)\n", in.Format, in.Ratio, in.CPURatio)
 		}
 	}
 	if res.Drift != nil {
@@ -313,6 +335,7 @@ func runChild(cmd *exec.Cmd) (Run, []byte, error) {
 	}
 	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 		r.MaxRSSMB = float64(ru.Maxrss) * 1024 / 1e6 // Linux: KiB
+		r.CPUSeconds = time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
 	}
 	return r, stdout.Bytes(), nil
 }
@@ -446,4 +469,22 @@ func freeBytes(dir string) int64 {
 		return -1
 	}
 	return int64(st.Bavail) * st.Bsize
+}
+
+// withoutRules writes a copy of the schema file without its rules_file line
+// into dir (the ingest without the DuckDB phase of the history rules) and
+// returns its path.
+func withoutRules(schema, dir string) (string, error) {
+	b, err := os.ReadFile(schema)
+	if err != nil {
+		return "", err
+	}
+	var out []string
+	for _, line := range strings.SplitAfter(string(b), "\n") {
+		if !strings.HasPrefix(line, "rules_file:") {
+			out = append(out, line)
+		}
+	}
+	path := filepath.Join(dir, "norules-"+filepath.Base(schema))
+	return path, os.WriteFile(path, []byte(strings.Join(out, "")), 0o644)
 }
