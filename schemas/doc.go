@@ -12,7 +12,7 @@
 //	key: [transaction_id]             # optional unique key
 //	fields:
 //	  - name: amount                  # ^[A-Za-z_][A-Za-z0-9_]*$, unique ignoring case, not "dt"
-//	    type: decimal(18,2)           # string | int64 | float64 | bool | decimal(p,s) | timestamp | date
+//	    type: decimal(18,2)           # string | int64 | float64 | bool | decimal(p,s) | timestamp | date | list<string>
 //	    from: [amount, amt]           # source names or dotted JSON paths, tried in order; default [name]
 //	    required: true
 //	    min: 0                        # numeric types only; max likewise
