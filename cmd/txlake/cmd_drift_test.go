@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -317,4 +318,70 @@ func roundNumbers(v any) any {
 		return json.Number(strconv.FormatFloat(f, 'g', 6, 64))
 	}
 	return v
+}
+
+// TestDriftListColumn: a list<string> column is compared as the distribution
+// of its elements. Labels drawn evenly from a, b, c in the reference and
+// mostly d in the current day drift, with d a new category; an unchanged list
+// column does not; a list cannot segment the report.
+func TestDriftListColumn(t *testing.T) {
+	tmp := t.TempDir()
+	schema := filepath.Join(tmp, "s.yaml")
+	if err := os.WriteFile(schema, []byte(`table: tx
+event_time: at
+key: [id]
+fields:
+  - {name: id, type: string, required: true}
+  - {name: at, type: timestamp, required: true}
+  - {name: labels, type: list<string>}
+  - {name: steady, type: list<string>}
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	for day := 1; day <= 5; day++ {
+		for i := range 300 {
+			labels := []string{[]string{"a", "b", "c"}[i%3], []string{"a", "b", "c"}[(i/3)%3]}
+			if day == 5 && i%4 != 0 {
+				labels = []string{"d"}
+			}
+			if i%10 == 0 {
+				labels = nil // an empty list: no elements
+			}
+			row := map[string]any{"id": fmt.Sprintf("%d-%d", day, i), "at": fmt.Sprintf("2026-01-%02dT10:00:00Z", day),
+				"labels": labels, "steady": []string{[]string{"x", "y"}[i%2]}}
+			if labels == nil {
+				row["labels"] = []string{}
+			}
+			line, _ := json.Marshal(row)
+			b.Write(append(line, '\n'))
+		}
+	}
+	src := filepath.Join(tmp, "in.jsonl")
+	if err := os.WriteFile(src, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	lakeDir := filepath.Join(tmp, "lake")
+	cliMust(t, "ingest", "--schema", schema, "--lake", lakeDir, "--source", src)
+	args := []string{"drift", "--lake", lakeDir, "--table", "tx", "--as-of", "2026-01-06",
+		"--reference", "2026-01-01..2026-01-04", "--current", "2026-01-05", "--format", "json"}
+	d := decodeDrift(t, cliMust(t, args...).stdout)
+	cols := map[string]int{}
+	for i, c := range d.Columns {
+		cols[c.Name] = i
+	}
+	li, ok := cols["labels"]
+	if !ok {
+		t.Fatalf("labels not compared: %+v", d)
+	}
+	if l := d.Columns[li]; l.Kind != "categorical" || !l.Drifted || len(l.NewCategories) == 0 || l.NewCategories[0].Value != "d" {
+		t.Errorf("labels: %+v; want a drifted categorical column with the new category d", l)
+	}
+	if si, ok := cols["steady"]; !ok || d.Columns[si].Drifted {
+		t.Errorf("steady: compared %v, %+v; want compared and not drifted", ok, d.Columns)
+	}
+	r := cliRun(t, append(args, "--segment-by", "labels")...)
+	if r.code != 2 || !strings.Contains(r.stderr, "cannot be a segment key") {
+		t.Errorf("--segment-by a list: exit %d, %s", r.code, r.stderr)
+	}
 }

@@ -95,12 +95,24 @@ func kindOf(typ string) string {
 	switch {
 	case typ == "int64" || typ == "float64" || decimalType.MatchString(typ):
 		return kindNumeric
-	case typ == "string":
+	case typ == "string" || typ == listType:
 		return kindCategorical
 	case typ == "bool":
 		return kindBinary
 	}
 	return ""
+}
+
+// listType is the schema type whose columns are compared by their elements.
+const listType = "list<string>"
+
+// columnExpr is the SQL the statistics read for a column: the column, or
+// for a list<string> each of its elements (null and empty lists give none).
+func columnExpr(name, typ string) string {
+	if typ == listType {
+		return "unnest(" + query.Ident(name) + ")"
+	}
+	return query.Ident(name)
 }
 
 // Run compares the reference and current ranges of a table. Errors in what
@@ -218,7 +230,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 			continue
 		}
 		res, err := stats.Compare(ctx, db, stats.Input{
-			Ref: refView, Cur: curView, Column: query.Ident(f.Name), Kind: stats.Kind(col.Kind),
+			Ref: refView, Cur: curView, Column: columnExpr(f.Name, f.Type), Kind: stats.Kind(col.Kind),
 		}, stats.Options{Bins: o.Config.Bins, MaxCategories: cmp.Or(o.Config.MaxCategories, DefaultMaxCategories)})
 		if err != nil {
 			if ctx.Err() != nil {

@@ -82,7 +82,7 @@ func checkSegmentColumn(name string, doc schemaDoc, c *Config) (Column, error) {
 		if col.PII {
 			return col, configErrorf("--segment-by %s: the column is PII; its values cannot name segments", name)
 		}
-		if col.Kind != kindCategorical && col.Kind != kindBinary {
+		if col.Kind != kindCategorical && col.Kind != kindBinary || f.Type == listType {
 			return col, configErrorf("--segment-by %s: a %s column cannot be a segment key (want a string or bool column)", name, f.Type)
 		}
 		return col, nil
@@ -144,7 +144,7 @@ WHERE v IS NOT NULL GROUP BY v`, id, query.Ident(refView), query.Ident(curView))
 			}
 			res, err := stats.Compare(ctx, db, stats.Input{
 				Ref: "(SELECT * FROM " + query.Ident(refView) + filter, Cur: "(SELECT * FROM " + query.Ident(curView) + filter,
-				Column: query.Ident(base.Name), Kind: stats.Kind(base.Kind),
+				Column: columnExpr(base.Name, base.Type), Kind: stats.Kind(base.Kind),
 			}, stats.Options{Bins: c.Bins, MaxCategories: 1})
 			if err != nil {
 				if ctx.Err() != nil {
