@@ -70,13 +70,21 @@ func (r *Rule) OutlierHits(ctx context.Context, db *sql.DB, in HistoryInput, hit
 // number; the file index is above them.
 const outlierRowBits = 40
 
-// outlierStreamSQL returns the query OutlierHits scans: one row per
-// non-null value of the run and of the span's history of the run's keys,
-// as (key, event time in µs, value, id) sorted by key and time; id is
-// FileIndexColumn<<outlierRowBits | RowColumn for a new row, null for
-// history. The key is one string: each key column as text, all but the
-// last prefixed by its length, so that distinct keys never meet.
+// outlierStreamSQL returns the query OutlierHits scans (see streamSQL):
+// the values as DOUBLE, NaN left out.
 func (r *Rule) outlierStreamSQL(in HistoryInput) string {
+	return r.streamSQL(in, "_v", "NOT isnan(_v)")
+}
+
+// streamSQL returns a query that scans the rule's rows: one row per row of
+// the run and of the span's history of the run's keys (null keys and, but
+// for velocity, null fields left out, as HitsSQL does) that passes filter
+// (if not empty), as (key, event time in µs, value, id) sorted by key and
+// time. value is an expression over _v, the field (a DOUBLE for outlier
+// rules). id is FileIndexColumn<<outlierRowBits | RowColumn for a new row,
+// null for history. The key is one string: each key column as text, all but
+// the last prefixed by its length, so that distinct keys never meet.
+func (r *Rule) streamSQL(in HistoryInput, value, filter string) string {
 	q := r.queryParts(in)
 	keyList := strings.Join(q.keys, ", ")
 	var key strings.Builder
@@ -98,8 +106,11 @@ func (r *Rule) outlierStreamSQL(in HistoryInput) string {
 		b.WriteString("\n  UNION ALL " + strings.Replace(q.histRows, " FROM ", ", NULL::BIGINT FROM ", 1) +
 			" AND (" + keyList + ") IN (SELECT " + keyList + " FROM " + ident(in.Cur) + ")")
 	}
-	b.WriteString(")\nSELECT " + key.String() + " AS _k, epoch_us(_ts) AS _t, _v, _id FROM _u WHERE NOT isnan(_v) ORDER BY " +
-		keyList + ", _ts")
+	b.WriteString(")\nSELECT " + key.String() + " AS _k, epoch_us(_ts) AS _t, " + value + " AS _v, _id FROM _u")
+	if filter != "" {
+		b.WriteString(" WHERE " + filter)
+	}
+	b.WriteString(" ORDER BY " + keyList + ", _ts")
 	return b.String()
 }
 

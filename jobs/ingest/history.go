@@ -2,7 +2,6 @@ package ingest
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"io"
@@ -218,38 +217,24 @@ func (p *pipeline) lookUpHistory(ctx context.Context, files []*spoolFile, byPath
 		t0 := time.Now()
 		in.From = time.Unix(firstDay*86400, 0).UTC().Add(-r.Span()) // this rule's reach
 		var n int64
-		if r.Kind == tagging.Outlier {
-			// Scored in Go over one sorted scan per key bucket.
-			for b := range buckets {
-				in.Bucket, in.Buckets = b, buckets
-				err := r.OutlierHits(ctx, db, in, func(file int, row int64) error {
-					var sf *spoolFile
-					if file >= 0 && file < len(paths) {
-						sf = byPath[filepath.Clean(paths[file])]
-					}
-					if sf == nil || row < 0 || row >= sf.file.Rows {
-						return fmt.Errorf("internal error: DuckDB named row %d of file %d of %d", row, file, len(paths))
-					}
-					sf.hits = append(sf.hits, rowHit{row: row, bits: uint64(1) << i})
-					n++
-					return nil
-				})
-				if err != nil {
-					return fmt.Errorf("history rule %q: %w", r.Name, err)
+		// Each rule walks one sorted DuckDB scan per key bucket in Go
+		// (tagging.ScanHits).
+		for b := range buckets {
+			in.Bucket, in.Buckets = b, buckets
+			err := r.ScanHits(ctx, db, in, func(file int, row int64) error {
+				var sf *spoolFile
+				if file >= 0 && file < len(paths) {
+					sf = byPath[filepath.Clean(paths[file])]
 				}
-			}
-		} else {
-			for b := range buckets {
-				in.Bucket, in.Buckets = b, buckets
-				q, err := r.HitsSQL(in)
-				if err != nil {
-					return err
+				if sf == nil || row < 0 || row >= sf.file.Rows {
+					return fmt.Errorf("internal error: DuckDB named row %d of file %d of %d", row, file, len(paths))
 				}
-				nb, err := p.collectHits(ctx, db, q, uint64(1)<<i, byPath)
-				if err != nil {
-					return fmt.Errorf("history rule %q: %w", r.Name, err)
-				}
-				n += nb
+				sf.hits = append(sf.hits, rowHit{row: row, bits: uint64(1) << i})
+				n++
+				return nil
+			})
+			if err != nil {
+				return fmt.Errorf("history rule %q: %w", r.Name, err)
 			}
 		}
 		p.ruleHits[i] += n
@@ -259,29 +244,6 @@ func (p *pipeline) lookUpHistory(ctx context.Context, files []*spoolFile, byPath
 		sort.Slice(f.hits, func(a, b int) bool { return f.hits[a].row < f.hits[b].row })
 	}
 	return nil
-}
-
-func (p *pipeline) collectHits(ctx context.Context, db *sql.DB, q string, bit uint64, byPath map[string]*spoolFile) (int64, error) {
-	rows, err := db.QueryContext(ctx, q)
-	if err != nil {
-		return 0, err
-	}
-	defer rows.Close()
-	var n int64
-	for rows.Next() {
-		var path string
-		var row int64
-		if err := rows.Scan(&path, &row); err != nil {
-			return n, err
-		}
-		f := byPath[filepath.Clean(path)]
-		if f == nil || row < 0 || row >= f.file.Rows {
-			return n, fmt.Errorf("internal error: DuckDB named row %d of an unknown file %s", row, path)
-		}
-		f.hits = append(f.hits, rowHit{row: row, bits: bit})
-		n++
-	}
-	return n, rows.Err()
 }
 
 // resolver makes the history's files readable by DuckDB.
