@@ -27,6 +27,28 @@ func openDuckDB(t *testing.T) *sql.DB {
 	return db
 }
 
+// differentialTables opens DuckDB with the tables cur (a run's rows, with
+// the row-identity columns) and hist of the differential tests: columns
+// cust, cur, at (a TIMESTAMPTZ, or a DATE when date is set) and cols. It
+// returns the time unit of the data's grid and its layout.
+func differentialTables(t *testing.T, date bool, cols string) (*sql.DB, time.Duration, string) {
+	t.Helper()
+	db := openDuckDB(t)
+	unit, typ, layout := time.Minute, "TIMESTAMPTZ", time.RFC3339
+	if date {
+		unit, typ, layout = 24*time.Hour, "DATE", time.DateOnly
+	}
+	for _, q := range []string{
+		"CREATE TABLE cur (cust VARCHAR, cur VARCHAR, \"at\" " + typ + ", " + cols + ", _tx_file VARCHAR, _tx_row BIGINT, _tx_fileno INTEGER)",
+		"CREATE TABLE hist (cust VARCHAR, cur VARCHAR, \"at\" " + typ + ", " + cols + ")",
+	} {
+		if _, err := db.ExecContext(t.Context(), q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return db, unit, layout
+}
+
 // TestSortedValuesMatchDuckDB checks median and mad of sortedValues, after
 // random inserts and removes across block splits and merges, bit for bit
 // against DuckDB's median() and mad().
@@ -130,20 +152,8 @@ func TestOutlierHitsMatchHitsSQL(t *testing.T) {
 // With date set, the event time is a DATE column, on a one-day grid.
 func testOutlierDifferential(t *testing.T, method string, seed uint64, date bool) {
 	ctx := t.Context()
-	db := openDuckDB(t)
 	rng := rand.New(rand.NewPCG(seed, 99))
-	unit, typ, layout := time.Minute, "TIMESTAMPTZ", time.RFC3339
-	if date {
-		unit, typ, layout = 24*time.Hour, "DATE", time.DateOnly
-	}
-	for _, q := range []string{
-		"CREATE TABLE cur (cust VARCHAR, cur VARCHAR, \"at\" " + typ + ", amount DOUBLE, _tx_file VARCHAR, _tx_row BIGINT, _tx_fileno INTEGER)",
-		"CREATE TABLE hist (cust VARCHAR, cur VARCHAR, \"at\" " + typ + ", amount DOUBLE)",
-	} {
-		if _, err := db.ExecContext(ctx, q); err != nil {
-			t.Fatal(err)
-		}
-	}
+	db, unit, layout := differentialTables(t, date, "amount DOUBLE")
 	base := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
 	lookback := 10 * unit
 	str := func(s string) string {

@@ -22,20 +22,8 @@ func TestScanHitsMatchHitsSQL(t *testing.T) {
 
 func testScanDifferential(t *testing.T, seed uint64, date bool) {
 	ctx := t.Context()
-	db := openDuckDB(t)
 	rng := rand.New(rand.NewPCG(seed, 7))
-	unit, typ, layout := time.Minute, "TIMESTAMPTZ", time.RFC3339
-	if date {
-		unit, typ, layout = 24*time.Hour, "DATE", time.DateOnly
-	}
-	for _, q := range []string{
-		"CREATE TABLE cur (cust VARCHAR, cur VARCHAR, \"at\" " + typ + ", country VARCHAR, n BIGINT, _tx_file VARCHAR, _tx_row BIGINT, _tx_fileno INTEGER)",
-		"CREATE TABLE hist (cust VARCHAR, cur VARCHAR, \"at\" " + typ + ", country VARCHAR, n BIGINT)",
-	} {
-		if _, err := db.ExecContext(ctx, q); err != nil {
-			t.Fatal(err)
-		}
-	}
+	db, unit, layout := differentialTables(t, date, "country VARCHAR, n BIGINT")
 	base := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
 	str := func(s string) string {
 		if s == "" {
