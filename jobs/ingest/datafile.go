@@ -61,6 +61,9 @@ type DataFileWriter struct {
 func NewDataFileWriter(ctx context.Context, st storage.Store, key string, schema *parquet.Schema, kv map[string]string, rowGroupRows int64, extra ...parquet.WriterOption) *DataFileWriter {
 	pr, pw := io.Pipe()
 	d := &DataFileWriter{pw: pw, h: sha256.New(), putDone: make(chan error, 1), rowGroupRows: rowGroupRows}
+	if rowGroupRows <= 0 {
+		d.rowGroupRows = parquet.DefaultMaxRowsPerRowGroup // as parquet.MaxRowsPerRowGroup takes it
+	}
 	go func() {
 		err := st.Put(ctx, key, pr, -1)
 		pr.CloseWithError(err)
@@ -111,7 +114,10 @@ func (d *DataFileWriter) WriteColumns(n int, fill func(dst []parquet.Value, c, i
 				return err
 			}
 		}
-		j := min(n, i+writeSliceRows, i+int(d.rowGroupRows-d.groupRows))
+		j := min(n, i+writeSliceRows)
+		if rest := d.rowGroupRows - d.groupRows; int64(j-i) > rest {
+			j = i + int(rest)
+		}
 		for c, cw := range d.cols {
 			d.colBuf = fill(d.colBuf[:0], c, i, j)
 			if _, err := cw.WriteRowValues(d.colBuf); err != nil {
