@@ -2,7 +2,7 @@
 // follows from it: parsing and validating a schema file (Load, Parse), turning
 // raw input cells into typed, cleaned values under the schema's rules
 // (Schema.NewCoercer, Coercer.Coerce), and mapping the schema to Parquet
-// (Schema.ParquetSchema, Schema.AppendRow, ValueFromParquet,
+// (Schema.ParquetSchema, Schema.AppendRow, Schema.AppendColumn, ValueFromParquet,
 // Schema.KeyValueMetadata) and to its stable JSON form (Schema.Doc).
 //
 // A schema file is YAML:

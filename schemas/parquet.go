@@ -170,41 +170,56 @@ func (s *Schema) AppendRow(row parquet.Row, vals []Value) parquet.Row {
 		if !f.Stored() {
 			continue
 		}
-		v := vals[i]
-		if v.Null {
-			if f.Required {
-				panic("schemas: AppendRow: null value in required field " + f.Name)
-			}
-			row = append(row, parquet.NullValue().Level(0, 0, col))
-			col++
-			continue
-		}
-		def := 0
-		if !f.Required {
-			def = 1
-		}
-		if f.Type.Kind == KindStringList {
-			row = appendList(row, v, def, col)
-			col++
-			continue
-		}
-		var pv parquet.Value
-		switch f.Type.Kind {
-		case KindString:
-			pv = parquet.ByteArrayValue(unsafe.Slice(unsafe.StringData(v.S), len(v.S)))
-		case KindInt64, KindDecimal, KindTimestamp:
-			pv = parquet.Int64Value(v.I)
-		case KindFloat64:
-			pv = parquet.DoubleValue(v.F)
-		case KindBool:
-			pv = parquet.BooleanValue(v.I != 0)
-		case KindDate:
-			pv = parquet.Int32Value(int32(v.I))
-		}
-		row = append(row, pv.Level(0, def, col))
+		row = appendCell(row, f, &vals[i], col)
 		col++
 	}
 	return row
+}
+
+// AppendColumn appends to dst the values of column col, the column of
+// stored field fi (col is its index in StoredFields), of the rows listed in
+// rows, as AppendRow would put them in each row. vals holds rows of
+// len(s.Fields) values one after another; rows indexes them. A write of
+// each column's values with parquet-go's ColumnWriter.WriteRowValues
+// makes the same column chunk as WriteRows of the rows AppendRow builds.
+func (s *Schema) AppendColumn(dst []parquet.Value, fi, col int, vals []Value, rows []int32) []parquet.Value {
+	f := &s.Fields[fi]
+	nf := len(s.Fields)
+	for _, r := range rows {
+		dst = appendCell(dst, f, &vals[int(r)*nf+fi], col)
+	}
+	return dst
+}
+
+// appendCell appends the values of one cell of f's column col: one value,
+// or for list<string> one per element (see appendList).
+func appendCell(row parquet.Row, f *Field, v *Value, col int) parquet.Row {
+	if v.Null {
+		if f.Required {
+			panic("schemas: AppendRow: null value in required field " + f.Name)
+		}
+		return append(row, parquet.NullValue().Level(0, 0, col))
+	}
+	def := 0
+	if !f.Required {
+		def = 1
+	}
+	var pv parquet.Value
+	switch f.Type.Kind {
+	case KindStringList:
+		return appendList(row, *v, def, col)
+	case KindString:
+		pv = parquet.ByteArrayValue(unsafe.Slice(unsafe.StringData(v.S), len(v.S)))
+	case KindInt64, KindDecimal, KindTimestamp:
+		pv = parquet.Int64Value(v.I)
+	case KindFloat64:
+		pv = parquet.DoubleValue(v.F)
+	case KindBool:
+		pv = parquet.BooleanValue(v.I != 0)
+	case KindDate:
+		pv = parquet.Int32Value(int32(v.I))
+	}
+	return append(row, pv.Level(0, def, col))
 }
 
 // appendList appends the values of one list<string> cell: an empty list is

@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/klauspost/compress/zstd"
 	"github.com/parquet-go/parquet-go"
@@ -13,6 +15,7 @@ import (
 
 	"github.com/txlake/txlake/jobs/gen"
 	"github.com/txlake/txlake/schemas"
+	"github.com/txlake/txlake/storage/mem"
 )
 
 // Micro-benchmarks of the ingest hot path on one generated day (default
@@ -115,19 +118,10 @@ func benchWrite(b *testing.B, s *schemas.Schema, batches []*batch, codec compres
 	opts[0] = parquet.Compression(codec)
 	cw := &countWriter{}
 	w := parquet.NewWriter(cw, append([]parquet.WriterOption{s.ParquetSchema()}, opts...)...)
-	nf := len(s.Fields)
 	var rowBuf []parquet.Value
 	var rows []parquet.Row
 	for _, bt := range batches {
-		rowBuf, rows = rowBuf[:0], rows[:0]
-		for r := range bt.days {
-			start := len(rowBuf)
-			rowBuf = s.AppendRow(rowBuf, bt.vals[r*nf:(r+1)*nf])
-			if s.HasRules() {
-				rowBuf = s.AppendTags(rowBuf, 0)
-			}
-			rows = append(rows, parquet.Row(rowBuf[start:len(rowBuf):len(rowBuf)]))
-		}
+		rowBuf, rows = assembleRows(s, bt, rowBuf, rows)
 		if _, err := w.WriteRows(rows); err != nil {
 			b.Fatal(err)
 		}
@@ -136,6 +130,22 @@ func benchWrite(b *testing.B, s *schemas.Schema, batches []*batch, codec compres
 		b.Fatal(err)
 	}
 	return cw.n
+}
+
+// assembleRows assembles the rows of bt (without rule hits) in rowBuf and
+// rows, reused, as the partition writer did before column-wise writes.
+func assembleRows(s *schemas.Schema, bt *batch, rowBuf []parquet.Value, rows []parquet.Row) ([]parquet.Value, []parquet.Row) {
+	nf := len(s.Fields)
+	rowBuf, rows = rowBuf[:0], rows[:0]
+	for r := range bt.days {
+		start := len(rowBuf)
+		rowBuf = s.AppendRow(rowBuf, bt.vals[r*nf:(r+1)*nf])
+		if s.HasRules() {
+			rowBuf = s.AppendTags(rowBuf, 0)
+		}
+		rows = append(rows, parquet.Row(rowBuf[start:len(rowBuf):len(rowBuf)]))
+	}
+	return rowBuf, rows
 }
 
 type benchCodec struct {
@@ -222,4 +232,68 @@ func BenchmarkPageCodec(b *testing.B) {
 			b.ReportMetric(float64(len(rec.pages)), "pages")
 		})
 	}
+}
+
+// BenchmarkWriteRowsColumns writes the rows of one generated day into one
+// data file (the lake's options, a mem store) row-wise (AppendRow and
+// WriteRows, the partition writer before column-wise writes) and
+// column-wise (AppendColumn and WriteColumns, the partition writer now).
+func BenchmarkWriteRowsColumns(b *testing.B) {
+	s := loadSchema(b)
+	data := benchInput(b, "jsonl")
+	batches := benchBatches(b, s, data)
+	stored := s.StoredFields()
+	write := func(b *testing.B, columns bool) {
+		w := NewDataFileWriter(b.Context(), mem.New(), "f.parquet", s.ParquetSchema(), s.KeyValueMetadata(), DefaultRowGroupRows)
+		var rowBuf []parquet.Value
+		var rows []parquet.Row
+		var idx []int32
+		for _, bt := range batches {
+			var err error
+			if columns {
+				idx = idx[:0]
+				for r := range bt.days {
+					idx = append(idx, int32(r))
+				}
+				err = w.WriteColumns(len(idx), func(dst []parquet.Value, c, i, j int) []parquet.Value {
+					if c < len(stored) {
+						return s.AppendColumn(dst, stored[c], c, bt.vals, idx[i:j])
+					}
+					for range idx[i:j] {
+						dst = s.AppendTags(dst, 0)
+					}
+					return dst
+				})
+			} else {
+				rowBuf, rows = assembleRows(s, bt, rowBuf, rows)
+				err = w.WriteRows(rows)
+			}
+			if err != nil {
+				b.Fatal(err)
+			}
+		}
+		if _, _, err := w.Close(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for _, columns := range []bool{false, true} {
+		b.Run(map[bool]string{false: "rows", true: "columns"}[columns], func(b *testing.B) {
+			b.SetBytes(int64(len(data)))
+			cpu0 := cpuTime(b)
+			for b.Loop() {
+				write(b, columns)
+			}
+			b.ReportMetric(float64(cpuTime(b)-cpu0)/float64(b.N), "cpu-ns/op")
+		})
+	}
+}
+
+// cpuTime is the process's user and system CPU time so far: with another
+// load on the machine, a steadier figure than the wall time.
+func cpuTime(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -47,6 +47,11 @@ type DataFileWriter struct {
 	bytes   int64
 	rows    int64
 	putDone chan error
+
+	rowGroupRows int64           // the row-group size
+	groupRows    int64           // rows of the current row group (WriteColumns)
+	colBuf       []parquet.Value // WriteColumns' values of one column
+	cols         []*parquet.ColumnWriter
 }
 
 // NewDataFileWriter starts writing key with the given Parquet schema and
@@ -55,7 +60,10 @@ type DataFileWriter struct {
 // parquet.WriteBufferSize), never what it holds.
 func NewDataFileWriter(ctx context.Context, st storage.Store, key string, schema *parquet.Schema, kv map[string]string, rowGroupRows int64, extra ...parquet.WriterOption) *DataFileWriter {
 	pr, pw := io.Pipe()
-	d := &DataFileWriter{pw: pw, h: sha256.New(), putDone: make(chan error, 1)}
+	d := &DataFileWriter{pw: pw, h: sha256.New(), putDone: make(chan error, 1), rowGroupRows: rowGroupRows}
+	if rowGroupRows <= 0 {
+		d.rowGroupRows = parquet.DefaultMaxRowsPerRowGroup // as parquet.MaxRowsPerRowGroup takes it
+	}
 	go func() {
 		err := st.Put(ctx, key, pr, -1)
 		pr.CloseWithError(err)
@@ -82,8 +90,54 @@ func (d *DataFileWriter) WriteRows(rows []parquet.Row) error {
 	return err
 }
 
+// writeSliceRows is how many rows WriteColumns hands to a column writer at
+// a time: parquet-go's WriteRows splits rows into slices of 64 rows and
+// ends a page only between slices, so the same slices make the same pages.
+const writeSliceRows = 64
+
+// WriteColumns appends n rows column by column, without assembling rows:
+// for each slice [i, j) of the n rows and each column c of the schema (in
+// column order), fill appends the values of column c of rows i to j-1 to
+// dst and returns it; the values must be whole rows, as in the rows
+// WriteRows would get, with their column index and levels. Row groups end
+// at the row-group size and rows go to the column writers in the slices
+// WriteRows uses, so the file is the same as with WriteRows of the same
+// rows. A file is written either with WriteColumns or with WriteRows, not
+// both.
+func (d *DataFileWriter) WriteColumns(n int, fill func(dst []parquet.Value, c, i, j int) []parquet.Value) error {
+	if d.cols == nil {
+		d.cols = d.w.ColumnWriters()
+	}
+	for i := 0; i < n; {
+		if d.groupRows >= d.rowGroupRows {
+			if err := d.Flush(); err != nil {
+				return err
+			}
+		}
+		j := min(n, i+writeSliceRows)
+		if rest := d.rowGroupRows - d.groupRows; int64(j-i) > rest {
+			j = i + int(rest)
+		}
+		for c, cw := range d.cols {
+			d.colBuf = fill(d.colBuf[:0], c, i, j)
+			if _, err := cw.WriteRowValues(d.colBuf); err != nil {
+				clear(d.colBuf)
+				return err
+			}
+		}
+		d.groupRows += int64(j - i)
+		d.rows += int64(j - i)
+		i = j
+	}
+	clear(d.colBuf) // drop the references to the caller's strings
+	return nil
+}
+
 // Flush ends the current row group and writes it out.
-func (d *DataFileWriter) Flush() error { return d.w.Flush() }
+func (d *DataFileWriter) Flush() error {
+	d.groupRows = 0
+	return d.w.Flush()
+}
 
 // Bytes is the number of bytes of the file written out so far: with
 // parquet.WriteBufferSize(0), every row group flushed.

@@ -188,29 +188,25 @@ func (p *partWriter) loop() (err error) {
 			}
 		}
 	}()
-	nf := len(p.s.Fields)
-	var rowBuf []parquet.Value
-	var rows []parquet.Row
+	stored := p.s.StoredFields()
 	for msg := range p.ch {
 		if msg.n > 0 {
 			if p.w == nil {
 				p.open()
 			}
-			rowBuf, rows = rowBuf[:0], rows[:0]
-			tags := p.s.HasRules()
-			for _, r := range msg.rows {
-				start := len(rowBuf)
-				rowBuf = p.s.AppendRow(rowBuf, msg.b.vals[int(r)*nf:(int(r)+1)*nf])
-				if tags {
+			err := p.w.WriteColumns(len(msg.rows), func(dst []parquet.Value, c, i, j int) []parquet.Value {
+				if c < len(stored) {
+					return p.s.AppendColumn(dst, stored[c], c, msg.b.vals, msg.rows[i:j])
+				}
+				for _, r := range msg.rows[i:j] { // the tags column
 					var hits uint64
 					if len(msg.b.hits) > 0 {
 						hits = msg.b.hits[r]
 					}
-					rowBuf = p.s.AppendTags(rowBuf, hits)
+					dst = p.s.AppendTags(dst, hits)
 				}
-				rows = append(rows, parquet.Row(rowBuf[start:len(rowBuf):len(rowBuf)]))
-			}
-			err := p.w.WriteRows(rows)
+				return dst
+			})
 			msg.b.release()
 			if err != nil {
 				return fmt.Errorf("write partition %s: %w", p.dt, err)
