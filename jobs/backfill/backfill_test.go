@@ -88,24 +88,34 @@ func TestRun(t *testing.T) {
 // After cancellation no date starts; the dates under way finish.
 func TestRunCancelled(t *testing.T) {
 	dates, _ := Dates("2026-01-01", "2026-01-10", 100)
-	ctx, cancel := context.WithCancel(t.Context())
-	res := Run(ctx, Options{
-		Dates: dates, Parallel: 2, ExitCode: func(error) int { return 1 },
-		RunDate: func(ctx context.Context, d string, r *DateResult) error {
-			if d == "2026-01-03" {
-				cancel()
-			}
-			return nil
-		},
-	})
-	// Which of the dates handed to a worker before the cancel still ran
-	// depends on scheduling (a worker that had not started one yet leaves
-	// it out): the third date ran to the end, at most one more started,
-	// and nothing failed.
-	s := Summary(res)
-	if res[2].Outcome != OutcomeCommitted || s[OutcomeCommitted] > 4 || s[OutcomeNotRun] < 6 || s[OutcomeFailed] != 0 ||
-		s[OutcomeCommitted]+s[OutcomeNotRun] != len(dates) {
-		t.Fatalf("after cancelling at the third date: %v (third date %s)", s, res[2].Outcome)
+	run := func(parallel int) map[Outcome]int {
+		ctx, cancel := context.WithCancel(t.Context())
+		defer cancel()
+		res := Run(ctx, Options{
+			Dates: dates, Parallel: parallel, ExitCode: func(error) int { return 1 },
+			RunDate: func(ctx context.Context, d string, r *DateResult) error {
+				if d == "2026-01-03" {
+					cancel()
+				}
+				return nil
+			},
+		})
+		s := Summary(res)
+		if res[2].Outcome != OutcomeCommitted || s[OutcomeFailed] != 0 || s[OutcomeInterrupted] != 0 ||
+			s[OutcomeCommitted]+s[OutcomeNotRun] != len(dates) {
+			t.Fatalf("parallel %d, cancelled at the third date: %v (third date %s)", parallel, s, res[2].Outcome)
+		}
+		return s
+	}
+	// One worker: the dates after the third never start, whatever the
+	// feeder hands out once the context is done.
+	if s := run(1); s[OutcomeCommitted] != 3 || s[OutcomeNotRun] != 7 {
+		t.Errorf("one worker: %v; want 3 committed and 7 not run", s)
+	}
+	// Two workers: the other worker may finish a few more dates before the
+	// cancel lands (they take no time here); none fails, none is half-run.
+	for range 20 {
+		run(2)
 	}
 }
 
