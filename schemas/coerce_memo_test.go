@@ -70,13 +70,6 @@ func TestCoerceMaskMemo(t *testing.T) {
 // and the fields given in YAML.
 func fieldsCoercer(t *testing.T, fields string) *Coercer {
 	t.Helper()
-	s, err := Parse("memo.yaml", []byte("table: t\nevent_time: ts\nfields:\n  - name: ts\n    type: timestamp\n    required: true\n"+fields))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := s.NewCoercer(CoerceOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, c := parseCoercer(t, "table: t\nevent_time: ts\nfields:\n  - name: ts\n    type: timestamp\n    required: true\n"+fields, nil)
 	return c
 }

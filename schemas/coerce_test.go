@@ -68,15 +68,40 @@ var testPIIKey = []byte("secret")
 
 func newTestCoercer(t testing.TB) (*Schema, *Coercer) {
 	t.Helper()
-	s, err := Parse("c.yaml", []byte(coerceSchema))
+	return parseCoercer(t, coerceSchema, testPIIKey)
+}
+
+// parseCoercer parses a schema and compiles its Coercer with the PII key.
+func parseCoercer(t testing.TB, yaml string, piiKey []byte) (*Schema, *Coercer) {
+	t.Helper()
+	s, err := Parse("test.yaml", []byte(yaml))
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := s.NewCoercer(CoerceOptions{PIIKey: testPIIKey})
+	c, err := s.NewCoercer(CoerceOptions{PIIKey: piiKey})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return s, c
+}
+
+// coerceRows coerces each input (absent fields are RawMissing) into a row
+// of values, failing the test on a rejected value.
+func coerceRows(t *testing.T, s *Schema, c *Coercer, inputs ...map[string]Raw) [][]Value {
+	t.Helper()
+	var out [][]Value
+	for _, in := range inputs {
+		vals := make([]Value, len(s.Fields))
+		for i, f := range s.Fields {
+			v, rerr := c.Coerce(i, in[f.Name])
+			if rerr != nil {
+				t.Fatalf("%s: %v", f.Name, rerr)
+			}
+			vals[i] = v
+		}
+		out = append(out, vals)
+	}
+	return out
 }
 
 func str(s string) Raw   { return Raw{Kind: RawString, Text: []byte(s)} }
@@ -286,14 +311,7 @@ func TestDecimalFastMatchesSlow(t *testing.T) {
 }
 
 func FuzzCoerce(f *testing.F) {
-	s, err := Parse("c.yaml", []byte(coerceSchema))
-	if err != nil {
-		f.Fatal(err)
-	}
-	c, err := s.NewCoercer(CoerceOptions{PIIKey: testPIIKey})
-	if err != nil {
-		f.Fatal(err)
-	}
+	s, c := newTestCoercer(f)
 	f.Add(uint8(0), uint8(RawString), []byte("abc"))
 	f.Add(uint8(6), uint8(RawNumber), []byte("123.45"))
 	f.Add(uint8(7), uint8(RawString), []byte("2026-01-01T00:00:00.5+01:00"))

@@ -53,15 +53,7 @@ func listElems(v Value) []string {
 
 func newListCoercer(t testing.TB) (*Schema, *Coercer) {
 	t.Helper()
-	s, err := Parse("l.yaml", []byte(listSchema))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := s.NewCoercer(CoerceOptions{PIIKey: testPIIKey})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s, c
+	return parseCoercer(t, listSchema, testPIIKey)
 }
 
 func comp(s string) Raw { return Raw{Kind: RawComposite, Text: []byte(s)} }
@@ -155,10 +147,7 @@ func TestCoerceList(t *testing.T) {
 }
 
 func TestListSchemaRules(t *testing.T) {
-	s, err := Parse("l.yaml", []byte(listSchema))
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, _ := newListCoercer(t)
 	if got := s.Fields[s.index("labels")].Type.String(); got != "list<string>" {
 		t.Errorf("type string %q", got)
 	}
@@ -211,32 +200,12 @@ func TestListParquetRoundTrip(t *testing.T) {
 		{"ts": num("2"), "labels": comp(`[]`), "free": comp(`[]`), "emails": comp(`[]`)},
 		{"ts": num("3"), "free": comp(`["", "x", "y"]`)},
 	}
+	want := coerceRows(t, s, c, inputs...)
 	var rows []parquet.Row
-	var want [][]Value
-	for _, in := range inputs {
-		vals := make([]Value, len(s.Fields))
-		for i, f := range s.Fields {
-			v, rerr := c.Coerce(i, in[f.Name])
-			if rerr != nil {
-				t.Fatalf("%s: %v", f.Name, rerr)
-			}
-			vals[i] = v
-		}
-		want = append(want, vals)
+	for _, vals := range want {
 		rows = append(rows, s.AppendTags(s.AppendRow(nil, vals), 0))
 	}
-	var buf bytes.Buffer
-	w := parquet.NewWriter(&buf, s.ParquetSchema())
-	if _, err := w.WriteRows(rows); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	f, err := parquet.OpenFile(bytes.NewReader(buf.Bytes()), int64(buf.Len()))
-	if err != nil {
-		t.Fatal(err)
-	}
+	buf, f := writeTestParquet(t, rows, s.ParquetSchema())
 	var lists int
 	for _, el := range f.Metadata().Schema {
 		if _, ok := el.LogicalType.Value.(*format.ListType); ok {
@@ -247,7 +216,7 @@ func TestListParquetRoundTrip(t *testing.T) {
 		t.Errorf("%d LIST columns in the footer, want 5", lists)
 	}
 	// Read back each row and rebuild the lists from the levels.
-	r := parquet.NewReader(bytes.NewReader(buf.Bytes()))
+	r := parquet.NewReader(bytes.NewReader(buf))
 	got := make([]parquet.Row, 4)
 	n, err := r.ReadRows(got)
 	if err != nil && err != io.EOF {

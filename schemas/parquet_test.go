@@ -10,6 +10,24 @@ import (
 	"github.com/parquet-go/parquet-go/format"
 )
 
+// writeTestParquet writes rows into an in-memory Parquet file and opens it.
+func writeTestParquet(t *testing.T, rows []parquet.Row, opts ...parquet.WriterOption) ([]byte, *parquet.File) {
+	t.Helper()
+	var buf bytes.Buffer
+	w := parquet.NewWriter(&buf, opts...)
+	if _, err := w.WriteRows(rows); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	f, err := parquet.OpenFile(bytes.NewReader(buf.Bytes()), int64(buf.Len()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes(), f
+}
+
 func TestParquetRoundTrip(t *testing.T) {
 	s, c := newTestCoercer(t)
 	// Two rows: one with every field present, one with every optional field null.
@@ -20,38 +38,17 @@ func TestParquetRoundTrip(t *testing.T) {
 		"us": num("7"),
 	}
 	sparse := map[string]Raw{"cur": str("usd"), "ts": num("1767225600000")}
-	var want [][]Value
+	want := coerceRows(t, s, c, full, sparse)
 	var rows []parquet.Row
-	for _, in := range []map[string]Raw{full, sparse} {
-		vals := make([]Value, len(s.Fields))
-		for i, f := range s.Fields {
-			v, rerr := c.Coerce(i, in[f.Name]) // absent: RawMissing
-			if rerr != nil {
-				t.Fatal(rerr)
-			}
-			vals[i] = v
-		}
-		want = append(want, vals)
+	for _, vals := range want {
 		rows = append(rows, s.AppendRow(nil, vals))
 	}
 
-	var buf bytes.Buffer
 	opts := []parquet.WriterOption{s.ParquetSchema(), parquet.Compression(&parquet.Zstd)}
 	for k, v := range s.KeyValueMetadata() {
 		opts = append(opts, parquet.KeyValueMetadata(k, v))
 	}
-	w := parquet.NewWriter(&buf, opts...)
-	if _, err := w.WriteRows(rows); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-
-	f, err := parquet.OpenFile(bytes.NewReader(buf.Bytes()), int64(buf.Len()))
-	if err != nil {
-		t.Fatal(err)
-	}
+	buf, f := writeTestParquet(t, rows, opts...)
 	stored := s.StoredFields()
 	cols := f.Schema().Fields()
 	if len(cols) != len(stored) || len(stored) != len(s.Fields)-1 {
@@ -100,7 +97,7 @@ func TestParquetRoundTrip(t *testing.T) {
 		t.Errorf("schema metadata: %v %+v", err, doc)
 	}
 
-	r := parquet.NewReader(bytes.NewReader(buf.Bytes()))
+	r := parquet.NewReader(bytes.NewReader(buf))
 	got := make([]parquet.Row, 3)
 	n, err := r.ReadRows(got)
 	if err != nil && err != io.EOF {
