@@ -152,14 +152,16 @@ func (s *Schema) CheckEvolution(earlier []Doc) *SchemaError {
 			if found && (was == "list<string>") != isList {
 				return &SchemaError{File: s.File, Line: f.Line, Msg: fmt.Sprintf(
 					"field %q is %s, but the table's files of schema %s hold it as %s: readers cannot combine a list with a scalar column; use a new field name (or a new table)",
-					f.Name, f.Type, shortFingerprint(d.Fingerprint), was)}
+					f.Name, f.Type, ShortFingerprint(d.Fingerprint), was)}
 			}
 		}
 	}
 	return nil
 }
 
-func shortFingerprint(fp string) string {
+// ShortFingerprint abbreviates a schema fingerprint for messages and
+// listings: "sha256:" and the first 12 hex digits.
+func ShortFingerprint(fp string) string {
 	if len(fp) > len("sha256:")+12 {
 		return fp[:len("sha256:")+12]
 	}

@@ -211,7 +211,7 @@ func countRuleTags(ctx context.Context, db *sql.DB, table string, d *described) 
 func printDescribe(w io.Writer, d described) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "table %s: %s rows in %d partitions, event time %s, key [%s], schema %s (%d versions)\n\n",
-		d.Table, humanize.Comma(d.Rows), d.Partitions, d.EventTime, strings.Join(d.Key, ", "), shortFingerprint(d.Fingerprint), d.Versions)
+		d.Table, humanize.Comma(d.Rows), d.Partitions, d.EventTime, strings.Join(d.Key, ", "), schemas.ShortFingerprint(d.Fingerprint), d.Versions)
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "column\ttype\trequired\ttags\tpii\tnull rate")
 	for _, c := range d.Columns {
@@ -243,11 +243,4 @@ func printDescribe(w io.Writer, d described) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
-}
-
-func shortFingerprint(fp string) string {
-	if len(fp) > 19 {
-		return fp[:19]
-	}
-	return fp
 }
