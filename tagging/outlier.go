@@ -1,7 +1,6 @@
 package tagging
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"fmt"
@@ -37,34 +36,27 @@ func (r *Rule) OutlierHits(ctx context.Context, db *sql.DB, in HistoryInput, hit
 	if r.Kind != Outlier {
 		return fmt.Errorf("rule %q: a %s rule is not an outlier rule", r.Name, r.Kind)
 	}
-	rows, err := db.QueryContext(ctx, r.outlierStreamSQL(in))
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	w := newOutlierWindow(r)
-	var key, prev sql.RawBytes
-	var ts int64
-	var v float64
-	var id sql.NullInt64
-	first := true
-	for rows.Next() {
-		if err := rows.Scan(&key, &ts, &v, &id); err != nil {
-			return err
-		}
-		if first || !bytes.Equal(key, prev) {
-			w.reset()
-			first = false
-			prev = append(prev[:0], key...)
-		}
-		if w.push(ts, v, id.Valid) {
-			if err := hit(int(id.Int64>>outlierRowBits), id.Int64&(1<<outlierRowBits-1)); err != nil {
-				return err
-			}
-		}
-	}
-	return rows.Err()
+	return scanKeys(ctx, db, r.outlierStreamSQL(in), &outlierScan{w: newOutlierWindow(r)}, hit)
 }
+
+// outlierScan is the outlier window as a keyScanner: each new row is scored
+// as it arrives, against the key's rows of earlier instants.
+type outlierScan struct {
+	w   *outlierWindow
+	out []int64
+}
+
+func (s *outlierScan) reset() { s.w.reset() }
+
+func (s *outlierScan) push(t int64, v float64, id sql.NullInt64) []int64 {
+	s.out = s.out[:0]
+	if s.w.push(t, v, id.Valid) {
+		s.out = append(s.out, id.Int64)
+	}
+	return s.out
+}
+
+func (s *outlierScan) flush() []int64 { return nil }
 
 // outlierRowBits is how many low bits of the streamed row id hold the row
 // number; the file index is above them.

@@ -25,33 +25,27 @@ import (
 // equals SQL equality for strings, integers, decimals, dates and times; of
 // floats, -0.0 and 0.0 differ as text (they are equal in HitsSQL).
 func (r *Rule) ScanHits(ctx context.Context, db *sql.DB, in HistoryInput, hit func(file int, row int64) error) error {
-	var value string
+	span := r.Span().Microseconds()
 	switch r.Kind {
 	case Outlier:
 		return r.OutlierHits(ctx, db, in, hit)
 	case Velocity:
-		value = "NULL::VARCHAR"
+		return scanKeys(ctx, db, r.streamSQL(in, "NULL::VARCHAR", ""), &velocityScan{span: span, count: r.Count}, hit)
 	case Novelty:
-		value = "CAST(_v AS VARCHAR)"
-	default:
-		return fmt.Errorf("rule %q: a %s rule has no history scan", r.Name, r.Kind)
+		return scanKeys(ctx, db, r.streamSQL(in, "CAST(_v AS VARCHAR)", ""),
+			&noveltyScan{span: span, tagWithoutHistory: r.NoHistory == NoHistoryTag, seen: map[string]int64{}}, hit)
 	}
-	rows, err := db.QueryContext(ctx, r.streamSQL(in, value, ""))
+	return fmt.Errorf("rule %q: a %s rule has no history scan", r.Name, r.Kind)
+}
+
+// scanKeys runs q (a streamSQL query) and feeds its rows to w, key by key,
+// calling hit with the file index and row number of each new row w tags.
+func scanKeys[V any](ctx context.Context, db *sql.DB, q string, w keyScanner[V], hit func(file int, row int64) error) error {
+	rows, err := db.QueryContext(ctx, q)
 	if err != nil {
 		return err
 	}
 	defer rows.Close()
-	var w keyScanner
-	if r.Kind == Velocity {
-		w = &velocityScan{span: r.Span().Microseconds(), count: r.Count}
-	} else {
-		w = &noveltyScan{span: r.Span().Microseconds(), tagWithoutHistory: r.NoHistory == NoHistoryTag, seen: map[string]int64{}}
-	}
-	var key, prev sql.RawBytes
-	var ts int64
-	var v sql.NullString
-	var id sql.NullInt64
-	first := true
 	emit := func(ids []int64) error {
 		for _, id := range ids {
 			if err := hit(int(id>>outlierRowBits), id&(1<<outlierRowBits-1)); err != nil {
@@ -60,6 +54,11 @@ func (r *Rule) ScanHits(ctx context.Context, db *sql.DB, in HistoryInput, hit fu
 		}
 		return nil
 	}
+	var key, prev sql.RawBytes
+	var ts int64
+	var v V
+	var id sql.NullInt64
+	first := true
 	for rows.Next() {
 		if err := rows.Scan(&key, &ts, &v, &id); err != nil {
 			return err
@@ -72,7 +71,7 @@ func (r *Rule) ScanHits(ctx context.Context, db *sql.DB, in HistoryInput, hit fu
 			first = false
 			prev = append(prev[:0], key...)
 		}
-		if err := emit(w.push(ts, v.String, id)); err != nil {
+		if err := emit(w.push(ts, v, id)); err != nil {
 			return err
 		}
 	}
@@ -82,12 +81,12 @@ func (r *Rule) ScanHits(ctx context.Context, db *sql.DB, in HistoryInput, hit fu
 	return emit(w.flush())
 }
 
-// keyScanner walks one key's rows in event-time order. push and flush
-// return the ids of the new rows tagged so far; rows at one instant are
-// decided once the instant is over (the next row's time, or flush).
-type keyScanner interface {
+// keyScanner walks one key's rows in event-time order, with values of
+// type V. push and flush return the ids of the new rows tagged so far (the
+// slice is only valid until the next call).
+type keyScanner[V any] interface {
 	reset()
-	push(t int64, v string, id sql.NullInt64) []int64
+	push(t int64, v V, id sql.NullInt64) []int64
 	flush() []int64
 }
 
@@ -117,7 +116,7 @@ type velocityScan struct {
 
 func (s *velocityScan) reset() { s.times, s.head = s.times[:0], 0; s.g.clear() }
 
-func (s *velocityScan) push(t int64, _ string, id sql.NullInt64) []int64 {
+func (s *velocityScan) push(t int64, _ sql.NullString, id sql.NullInt64) []int64 {
 	var out []int64
 	if len(s.g.ids) > 0 && t != s.g.t {
 		out = s.flush()
@@ -165,12 +164,12 @@ func (s *noveltyScan) reset() {
 	s.g.clear()
 }
 
-func (s *noveltyScan) push(t int64, v string, id sql.NullInt64) []int64 {
+func (s *noveltyScan) push(t int64, v sql.NullString, id sql.NullInt64) []int64 {
 	var out []int64
 	if len(s.g.ids) > 0 && t != s.g.t {
 		out = s.flush()
 	}
-	s.g.add(t, v, id)
+	s.g.add(t, v.String, id)
 	return out
 }
 
