@@ -9,8 +9,10 @@ import (
 
 // HistoryInput names the DuckDB relations a history rule reads.
 //
-// Cur holds the run's new rows with two extra columns, FileColumn and
-// RowColumn, that identify each row (its file and 0-based row number). Hist,
+// Cur holds the run's new rows with extra columns that identify each row:
+// RowColumn (its 0-based row number in its file) and FileIndexColumn (its
+// file's index) for ScanHits, or FileColumn (its file's name) for HitsSQL,
+// the reference the scans are tested against. Hist,
 // when not empty, holds the committed rows of the lake; only its rows with
 // an event time in [From, To] are read.
 type HistoryInput struct {

@@ -182,8 +182,8 @@ func (p *pipeline) lookUpHistory(ctx context.Context, files []*spoolFile, byPath
 		paths[i] = f.path
 	}
 	slices.Sort(paths)
-	cur := fmt.Sprintf("CREATE VIEW _cur AS SELECT *, file_row_number AS %s, file_index AS %s FROM read_parquet(%s, filename = %s, file_row_number = true)",
-		query.Ident(tagging.RowColumn), query.Ident(tagging.FileIndexColumn), query.StringList(paths), query.Literal(tagging.FileColumn))
+	cur := fmt.Sprintf("CREATE VIEW _cur AS SELECT *, file_row_number AS %s, file_index AS %s FROM read_parquet(%s, file_row_number = true)",
+		query.Ident(tagging.RowColumn), query.Ident(tagging.FileIndexColumn), query.StringList(paths))
 	if _, err := db.ExecContext(ctx, cur); err != nil {
 		return fmt.Errorf("history rules: read the run's files: %w", err)
 	}
