@@ -49,11 +49,18 @@ type fieldRules struct {
 	minF, maxF     float64
 	hasMin, hasMax bool
 	enum           map[string]string // value -> the schema's own copy of it
-	// memo caches the accepted values of a low-cardinality string field
-	// (currencies, countries, merchant ids): a hit skips the pattern match
-	// and the string allocation, the two costliest steps of coercing a
-	// string. Fields with more than memoLimit distinct values stop using it.
-	// Of a pii: mask field it holds the masked forms only (maskMemo).
+	// norm is f.Normalize compiled.
+	norm []normOp
+	// cache maps the raw text of a low-cardinality string field kept as it
+	// is (no PII policy: currencies, countries, statuses, merchant ids) to
+	// its accepted value. A hit skips the UTF-8 check, normalisation, the
+	// enum and pattern checks and the string allocation: one map look-up
+	// per cell. Rejected values are never cached. A field with more than
+	// memoLimit distinct raw values stops using it (cacheOff).
+	cache    map[string]string
+	cacheOff bool
+	// memo holds the masked forms of a pii: mask field (maskMemo), which
+	// repeat far more than its values, while it has fewer than memoLimit.
 	memo         map[string]string
 	memoOff      bool
 	pattern      *simplePattern // f.Pattern's fast matcher, nil when it has none
@@ -145,6 +152,21 @@ func compileRules(f *Field) (fieldRules, error) {
 		}
 		r.maxDetail = "must be <= " + f.MaxText
 	}
+	for _, op := range f.Normalize {
+		switch op {
+		case "trim":
+			r.norm = append(r.norm, normTrim)
+		case "upper":
+			r.norm = append(r.norm, normUpper)
+		case "lower":
+			r.norm = append(r.norm, normLower)
+		case "nfc":
+			r.norm = append(r.norm, normNFC)
+		default:
+			return r, errors.New("unknown normalize step " + strconv.Quote(op))
+		}
+	}
+	r.cacheOff = f.PII != "" && f.PII != PIIKeep
 	if len(f.Enum) > 0 {
 		r.enum = make(map[string]string, len(f.Enum))
 		for _, e := range f.Enum {
@@ -289,11 +311,11 @@ func (c *Coercer) Coerce(fieldIndex int, raw Raw) (Value, *RuleError) {
 	default:
 		return Value{}, r.fail("type", "expected "+r.typeName)
 	}
+	if f.Type.Kind == KindString {
+		return c.coerceStringCached(r, raw.Text)
+	}
 	if !utf8.Valid(raw.Text) {
 		return Value{}, r.fail("utf8", "invalid UTF-8")
-	}
-	if f.Type.Kind == KindString {
-		return c.coerceString(r, raw.Text)
 	}
 	text := bytes.TrimSpace(raw.Text)
 	if len(text) == 0 {
@@ -410,16 +432,54 @@ func isASCII(b []byte) bool {
 	return true
 }
 
+// normOp is one normalize step.
+type normOp uint8
+
+const (
+	normTrim normOp = iota
+	normUpper
+	normLower
+	normNFC
+)
+
+// coerceStringCached is coerceString behind the field's cache of accepted
+// raw texts, and the UTF-8 check (a cached text was valid when it was
+// cached).
+func (c *Coercer) coerceStringCached(r *fieldRules, b []byte) (Value, *RuleError) {
+	if v, ok := r.cache[string(b)]; ok { // no allocation for a map look-up
+		return Value{S: v}, nil
+	}
+	if !utf8.Valid(b) {
+		return Value{}, r.fail("utf8", "invalid UTF-8")
+	}
+	v, rerr := c.coerceString(r, b)
+	if rerr != nil || r.cacheOff || v.Null {
+		return v, rerr
+	}
+	if r.cache == nil {
+		r.cache = make(map[string]string)
+	}
+	key := v.S
+	if key != string(b) { // no allocation for the comparison
+		key = string(b)
+	}
+	r.cache[key] = v.S
+	if len(r.cache) >= memoLimit {
+		r.cache, r.cacheOff = nil, true
+	}
+	return v, nil
+}
+
+// coerceString applies the string rules to b, which must be valid UTF-8.
 func (c *Coercer) coerceString(r *fieldRules, b []byte) (Value, *RuleError) {
-	f := r.f
 	owned := false // b is in c.buf and may be changed in place
-	for _, op := range f.Normalize {
+	for _, op := range r.norm {
 		switch op {
-		case "trim":
+		case normTrim:
 			b = bytes.TrimSpace(b)
-		case "upper", "lower":
+		case normUpper, normLower:
 			if !isASCII(b) {
-				if op == "upper" {
+				if op == normUpper {
 					b = bytes.ToUpper(b)
 				} else {
 					b = bytes.ToLower(b)
@@ -431,25 +491,23 @@ func (c *Coercer) coerceString(r *fieldRules, b []byte) (Value, *RuleError) {
 				c.buf = append(c.buf[:0], b...)
 				b, owned = c.buf, true
 			}
-			for i, ch := range b {
-				if op == "upper" && 'a' <= ch && ch <= 'z' {
-					b[i] = ch - ('a' - 'A')
-				} else if op == "lower" && 'A' <= ch && ch <= 'Z' {
-					b[i] = ch + ('a' - 'A')
+			if op == normUpper {
+				for i, ch := range b {
+					if 'a' <= ch && ch <= 'z' {
+						b[i] = ch - ('a' - 'A')
+					}
+				}
+			} else {
+				for i, ch := range b {
+					if 'A' <= ch && ch <= 'Z' {
+						b[i] = ch + ('a' - 'A')
+					}
 				}
 			}
-		case "nfc":
+		case normNFC:
 			if norm.NFC.QuickSpan(b) != len(b) {
 				b, owned = norm.NFC.Bytes(b), false
 			}
-		}
-	}
-	if f.PII == "" || f.PII == PIIKeep {
-		if r.memo == nil && !r.memoOff && r.enum == nil {
-			r.memo = make(map[string]string)
-		}
-		if v, ok := r.memo[string(b)]; ok { // no allocation for a map lookup
-			return Value{S: v}, nil
 		}
 	}
 	var canonical string
@@ -460,10 +518,10 @@ func (c *Coercer) coerceString(r *fieldRules, b []byte) (Value, *RuleError) {
 		}
 		canonical = v
 	}
-	if f.Pattern != nil && !r.matchPattern(b) {
+	if r.f.Pattern != nil && !r.matchPattern(b) {
 		return Value{}, r.fail("pattern", r.patternDetail)
 	}
-	switch f.PII {
+	switch r.f.PII {
 	case PIIHash:
 		c.mac.Reset()
 		c.mac.Write(b)
@@ -480,14 +538,6 @@ func (c *Coercer) coerceString(r *fieldRules, b []byte) (Value, *RuleError) {
 	}
 	if r.enum != nil {
 		return Value{S: canonical}, nil
-	}
-	if r.memo != nil {
-		v := string(b)
-		r.memo[v] = v
-		if len(r.memo) >= memoLimit {
-			r.memo, r.memoOff = nil, true
-		}
-		return Value{S: v}, nil
 	}
 	return Value{S: string(b)}, nil
 }
@@ -713,10 +763,7 @@ func (c *Coercer) coerceList(r *fieldRules, text []byte) (Value, *RuleError) {
 			return Value{}, r.fail("type", "element "+strconv.Itoa(i)+" is "+e.Type().String()+" (list<string> elements must be strings)")
 		}
 		b := e.GetStringBytes()
-		if !utf8.Valid(b) { // defensive: unescaping valid text gives valid text
-			return Value{}, r.fail("utf8", "element "+strconv.Itoa(i)+": invalid UTF-8")
-		}
-		v, rerr := c.coerceString(r, b)
+		v, rerr := c.coerceStringCached(r, b) // checks UTF-8 (defensive: unescaping valid text gives valid text)
 		if rerr != nil {
 			rerr.Detail = "element " + strconv.Itoa(i) + ": " + rerr.Detail
 			return Value{}, rerr

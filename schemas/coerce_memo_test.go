@@ -2,6 +2,8 @@ package schemas
 
 import (
 	"fmt"
+	"slices"
+	"strings"
 	"testing"
 )
 
@@ -72,4 +74,52 @@ func fieldsCoercer(t *testing.T, fields string) *Coercer {
 	t.Helper()
 	_, c := parseCoercer(t, "table: t\nevent_time: ts\nfields:\n  - name: ts\n    type: timestamp\n    required: true\n"+fields, nil)
 	return c
+}
+
+// The cache of accepted raw texts returns what the rules give, for raw
+// variants of one value, and never lets a rejected text through: not a
+// pattern or enum failure, not invalid UTF-8, not once it is switched off.
+func TestCoerceStringCache(t *testing.T) {
+	c := fieldsCoercer(t, `
+  - name: status
+    type: string
+    normalize: [trim, lower]
+    enum: [captured, refunded]
+  - name: tags
+    type: list<string>
+    normalize: [upper]
+    pattern: '^[A-Z]+$'
+`)
+	for round := 0; round < 3; round++ {
+		for raw, want := range map[string]string{"captured": "captured", " Captured": "captured", "REFUNDED ": "refunded"} {
+			if v, rerr := c.Coerce(1, str(raw)); rerr != nil || v.S != want {
+				t.Fatalf("round %d %q: %+v %v", round, raw, v, rerr)
+			}
+		}
+		for raw, rule := range map[string]string{"pending": "enum", "capt\xffured": "utf8"} {
+			if _, rerr := c.Coerce(1, str(raw)); rerr == nil || rerr.Rule != rule {
+				t.Fatalf("round %d %q: %v, want rule %s", round, raw, rerr, rule)
+			}
+		}
+		v, rerr := c.Coerce(2, Raw{Kind: RawComposite, Text: []byte(`["a","b","a"]`)})
+		if rerr != nil || v.I != 3 || fmt.Sprint(slices.Collect(v.ListElems())) != "[A B A]" {
+			t.Fatalf("round %d list: %+v %v", round, v, rerr)
+		}
+		if _, rerr := c.Coerce(2, Raw{Kind: RawComposite, Text: []byte(`["a","b1"]`)}); rerr == nil || rerr.Rule != "pattern" {
+			t.Fatalf("round %d list: %v, want the pattern rule", round, rerr)
+		}
+	}
+	// Past memoLimit distinct raw texts the cache is off; rules still hold.
+	for i := 0; i < memoLimit+10; i++ {
+		raw := strings.Repeat(" ", i%64) + "captured" + strings.Repeat(" ", i/64)
+		if v, rerr := c.Coerce(1, str(raw)); rerr != nil || v.S != "captured" {
+			t.Fatalf("value %d %q: %+v %v", i, raw, v, rerr)
+		}
+	}
+	if !c.fields[1].cacheOff {
+		t.Fatal("the cache is still on after more than memoLimit raw texts")
+	}
+	if _, rerr := c.Coerce(1, str(" Pending ")); rerr == nil || rerr.Rule != "enum" {
+		t.Fatalf("enum not applied after the cache was switched off: %v", rerr)
+	}
 }

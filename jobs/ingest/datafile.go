@@ -18,7 +18,7 @@ import (
 )
 
 // FileWriterOptions are the Parquet settings of every data file of the lake
-// (zstd pages, page statistics, row groups of at most rowGroupRows rows) with
+// (zstd pages, column statistics and index, row groups of at most rowGroupRows rows) with
 // the schema's key-value metadata kv. Ingest, compaction and the rewrite of
 // merged files all write with them.
 func FileWriterOptions(kv map[string]string, rowGroupRows int64) []parquet.WriterOption {
@@ -26,7 +26,11 @@ func FileWriterOptions(kv map[string]string, rowGroupRows int64) []parquet.Write
 		parquet.Compression(dataCodec),
 		parquet.MaxRowsPerRowGroup(rowGroupRows),
 		parquet.CreatedBy("txlake", "1", "txlake"),
-		parquet.DataPageStatistics(true),
+		// Statistics go to the row groups' column chunks and to the column
+		// index (a min and max per page), not into every page header too:
+		// parquet-go would compute each page's bounds twice, and readers
+		// skip pages by the column index (DuckDB writes neither).
+		parquet.DataPageStatistics(false),
 	}
 	for k, v := range kv {
 		opts = append(opts, parquet.KeyValueMetadata(k, v))

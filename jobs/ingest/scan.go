@@ -18,11 +18,11 @@ type fastScanner struct {
 	// hint is the index in top of the key expected next (lines tend to
 	// repeat the key order of the previous line).
 	hint  int
-	prio  []int         // per field: index in FromPaths of the path found, len(paths) if none
+	prio  []int         // per field: index in FromPaths of the path found (when found)
+	found uint64        // bit i: field i has a raw on this line
 	seen  uint64        // bit i: top[i] was seen on this line
 	unk   [][]byte      // unknown top-level keys of this line
 	raws  []schemas.Raw // the decoder's raws, filled in place
-	nPath []int         // per field: len(FromPaths)
 }
 
 // scanKey is one top-level key: the fields it is a whole path of, and the
@@ -41,13 +41,16 @@ type scanSub struct {
 type fieldPath struct{ field, path int }
 
 // newFastScanner returns nil when the schema's paths are beyond what the
-// scanner handles (deeper than two levels, or more than 64 top-level keys).
+// scanner handles (deeper than two levels, more than 64 fields or more than
+// 64 top-level keys).
 func newFastScanner(s *schemas.Schema) *fastScanner {
-	fs := &fastScanner{prio: make([]int, len(s.Fields)), nPath: make([]int, len(s.Fields))}
+	if len(s.Fields) > 64 {
+		return nil
+	}
+	fs := &fastScanner{prio: make([]int, len(s.Fields))}
 	idx := map[string]int{}
 	for i := range s.Fields {
 		f := &s.Fields[i]
-		fs.nPath[i] = len(f.FromPaths)
 		for j, p := range f.FromPaths {
 			if len(p) > 2 {
 				return nil
@@ -71,12 +74,28 @@ func newFastScanner(s *schemas.Schema) *fastScanner {
 	return fs
 }
 
-// scan fills fs.raws and fs.unk from ln, or reports false.
+// scan fills fs.raws and fs.unk from ln, or reports false (fs.raws are
+// then undefined).
 func (fs *fastScanner) scan(ln []byte) bool {
-	for i := range fs.prio {
-		fs.prio[i] = fs.nPath[i]
-		fs.raws[i] = schemas.Raw{Kind: schemas.RawMissing}
+	if !fs.object(ln) {
+		return false
 	}
+	// Fields not on the line are missing; the others were set as found
+	// (resetting every raw first showed in profiles).
+	if all := uint64(1)<<len(fs.raws) - 1; fs.found != all {
+		for i := range fs.raws {
+			if fs.found&(1<<i) == 0 {
+				fs.raws[i] = schemas.Raw{Kind: schemas.RawMissing}
+			}
+		}
+	}
+	return true
+}
+
+// object scans the object of one line into fs.raws (the fields in
+// fs.found) and fs.unk.
+func (fs *fastScanner) object(ln []byte) bool {
+	fs.found = 0
 	fs.seen = 0
 	fs.unk = fs.unk[:0]
 	i := skipWS(ln, 0)
@@ -141,8 +160,11 @@ func (fs *fastScanner) scan(ln []byte) bool {
 	}
 }
 
+// set records r as field fp.field's raw unless the line has one from an
+// earlier path of the field.
 func (fs *fastScanner) set(fp fieldPath, r schemas.Raw) {
-	if fp.path < fs.prio[fp.field] {
+	if bit := uint64(1) << fp.field; fs.found&bit == 0 || fp.path < fs.prio[fp.field] {
+		fs.found |= bit
 		fs.prio[fp.field] = fp.path
 		fs.raws[fp.field] = r
 	}
