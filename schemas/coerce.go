@@ -366,7 +366,7 @@ func (c *Coercer) Coerce(fieldIndex int, raw Raw) (Value, *RuleError) {
 		if r.hasMax && v > r.maxF {
 			return Value{}, r.fail("max", r.maxDetail)
 		}
-		return Value{F: v}, nil
+		return FloatValue(v), nil
 	case KindBool:
 		if raw.Kind == RawNumber {
 			switch string(text) {

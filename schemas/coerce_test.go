@@ -166,8 +166,8 @@ func TestCoerce(t *testing.T) {
 		{"n", num("1000001"), Value{}, "max", "must be <= 1000000"},
 		{"n", boolean(true), Value{}, "type", "expected int64, got bool"},
 		// float64
-		{"f", num("1.5"), Value{F: 1.5}, "", ""},
-		{"f", str(" 2e3 "), Value{F: 2000}, "", ""},
+		{"f", num("1.5"), FloatValue(1.5), "", ""},
+		{"f", str(" 2e3 "), FloatValue(2000), "", ""},
 		{"f", str("NaN"), Value{}, "type", "finite"},
 		{"f", str("inf"), Value{}, "type", ""},
 		{"f", num("1e400"), Value{}, "range", ""},

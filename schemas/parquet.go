@@ -244,7 +244,7 @@ func appendCell(row parquet.Row, f *Field, v *Value, col int) parquet.Row {
 	case KindInt64, KindDecimal, KindTimestamp:
 		pv = parquet.Int64Value(v.I)
 	case KindFloat64:
-		pv = parquet.DoubleValue(v.F)
+		pv = parquet.DoubleValue(v.Float())
 	case KindBool:
 		pv = parquet.BooleanValue(v.I != 0)
 	case KindDate:
@@ -282,7 +282,7 @@ func ValueFromParquet(f *Field, v parquet.Value) Value {
 	case KindInt64, KindDecimal, KindTimestamp:
 		return Value{I: v.Int64()}
 	case KindFloat64:
-		return Value{F: v.Double()}
+		return FloatValue(v.Double())
 	case KindBool:
 		if v.Boolean() {
 			return Value{I: 1}

@@ -381,7 +381,7 @@ func ExprValue(f *Field, v Value) any {
 	case KindInt64:
 		return int(v.I)
 	case KindFloat64:
-		return v.F
+		return v.Float()
 	case KindDecimal:
 		return float64(v.I) / pow10[f.Type.Scale]
 	case KindBool:

@@ -94,7 +94,7 @@ func colWriteBatch(s *schemas.Schema, n int, seed uint64) *batch {
 					row[i] = schemas.Value{S: fmt.Sprintf("%s-%d", f.Name, rng.IntN(1000))}
 				}
 			case schemas.KindFloat64:
-				row[i] = schemas.Value{F: rng.NormFloat64() * 100}
+				row[i] = schemas.FloatValue(rng.NormFloat64() * 100)
 			case schemas.KindBool:
 				row[i] = schemas.Value{I: int64(rng.IntN(2))}
 			case schemas.KindStringList:

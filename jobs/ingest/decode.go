@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
-	"math"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"unicode/utf8"
@@ -409,14 +409,18 @@ func (d *decoder) rawsCSV(ln []byte, h *csvHeader, b *batch) (rule, field, reaso
 // rule, in schema order.
 func (d *decoder) coerceRow(b *batch) (rule, field, reason string) {
 	base := len(b.vals)
-	for i := range d.s.Fields {
+	nf := len(d.s.Fields)
+	b.vals = slices.Grow(b.vals, nf)[:base+nf]
+	row := b.vals[base:]
+	for i := range row {
+		// Stored field by field from the registers Coerce returns it in
+		// (append went through copies that stalled on store forwarding).
 		v, rerr := d.c.Coerce(i, d.raws[i])
 		if rerr != nil {
 			return rerr.Rule, rerr.Field, rerr.Error()
 		}
-		b.vals = append(b.vals, v)
+		row[i] = v
 	}
-	row := b.vals[base:]
 	ev := row[d.s.EventIndex]
 	var day int64
 	if d.s.Fields[d.s.EventIndex].Type.Kind == schemas.KindDate {
@@ -467,7 +471,7 @@ func appendKey(buf []byte, s *schemas.Schema, row []schemas.Value) []byte {
 			buf = append(buf, v.S...)
 		case schemas.KindFloat64:
 			buf = append(buf, 2)
-			buf = binary.LittleEndian.AppendUint64(buf, math.Float64bits(v.F))
+			buf = binary.LittleEndian.AppendUint64(buf, uint64(v.I))
 		default:
 			buf = append(buf, 3)
 			buf = binary.LittleEndian.AppendUint64(buf, uint64(v.I))

@@ -136,12 +136,13 @@ func (fs *fastScanner) object(ln []byte) bool {
 					return false
 				}
 			} else {
-				var r schemas.Raw
-				if r, j, ok = scanRaw(ln, j); !ok {
+				kind, text, b, next, ok := scanRaw(ln, j)
+				if !ok {
 					return false
 				}
+				j = next
 				for _, fp := range sk.leaf {
-					fs.set(fp, r)
+					fs.set(fp, kind, text, b)
 				}
 			}
 		}
@@ -160,13 +161,14 @@ func (fs *fastScanner) object(ln []byte) bool {
 	}
 }
 
-// set records r as field fp.field's raw unless the line has one from an
+// set records the raw (kind, text, b) of field fp.field unless the line has one from an
 // earlier path of the field.
-func (fs *fastScanner) set(fp fieldPath, r schemas.Raw) {
+func (fs *fastScanner) set(fp fieldPath, kind schemas.RawKind, text []byte, b bool) {
 	if bit := uint64(1) << fp.field; fs.found&bit == 0 || fp.path < fs.prio[fp.field] {
 		fs.found |= bit
 		fs.prio[fp.field] = fp.path
-		fs.raws[fp.field] = r
+		r := &fs.raws[fp.field]
+		r.Kind, r.Text, r.Bool = kind, text, b
 	}
 }
 
@@ -199,13 +201,14 @@ func (fs *fastScanner) scanNested(ln []byte, i int, subs []scanSub) (int, bool) 
 		if j >= len(ln) || ln[j] != ':' {
 			return 0, false
 		}
-		var r schemas.Raw
-		if r, j, ok = scanRaw(ln, skipWS(ln, j+1)); !ok {
+		kind, text, b, next, ok := scanRaw(ln, skipWS(ln, j+1))
+		if !ok {
 			return 0, false
 		}
+		j = next
 		for _, sub := range subs {
 			if sub.name == string(key) {
-				fs.set(sub.fp, r)
+				fs.set(sub.fp, kind, text, b)
 			}
 		}
 		j = skipWS(ln, j)
@@ -252,33 +255,36 @@ func scanString(ln []byte, i int) ([]byte, int, bool) {
 	return nil, 0, false
 }
 
-// scanRaw reads one scalar value at ln[i] as a schemas.Raw.
-func scanRaw(ln []byte, i int) (schemas.Raw, int, bool) {
+// scanRaw reads one scalar value at ln[i]: its raw kind, its text (a
+// string's contents, a number as written) and, for a bool, its value.
+// It returns the parts, not a schemas.Raw: set stores them field by field
+// (copying whole Raw structs stalled on store forwarding in profiles).
+func scanRaw(ln []byte, i int) (kind schemas.RawKind, text []byte, b bool, next int, ok bool) {
 	if i >= len(ln) {
-		return schemas.Raw{}, 0, false
+		return 0, nil, false, 0, false
 	}
 	switch c := ln[i]; {
 	case c == '"':
 		s, j, ok := scanString(ln, i)
-		return schemas.Raw{Kind: schemas.RawString, Text: s}, j, ok
+		return schemas.RawString, s, false, j, ok
 	case c == '-' || (c >= '0' && c <= '9'):
 		j, ok := scanNumber(ln, i)
 		if !ok {
-			return schemas.Raw{}, 0, false
+			return 0, nil, false, 0, false
 		}
-		return schemas.Raw{Kind: schemas.RawNumber, Text: ln[i:j:j]}, j, true
+		return schemas.RawNumber, ln[i:j:j], false, j, true
 	case hasLiteral(ln, i, "null"):
-		return schemas.Raw{Kind: schemas.RawNull}, i + 4, true
+		return schemas.RawNull, nil, false, i + 4, true
 	case hasLiteral(ln, i, "true"):
-		return schemas.Raw{Kind: schemas.RawBool, Bool: true}, i + 4, true
+		return schemas.RawBool, nil, true, i + 4, true
 	case hasLiteral(ln, i, "false"):
-		return schemas.Raw{Kind: schemas.RawBool}, i + 5, true
+		return schemas.RawBool, nil, false, i + 5, true
 	}
-	return schemas.Raw{}, 0, false
+	return 0, nil, false, 0, false
 }
 
 func skipScalar(ln []byte, i int) (int, bool) {
-	_, j, ok := scanRaw(ln, i)
+	_, _, _, j, ok := scanRaw(ln, i)
 	return j, ok
 }
 
