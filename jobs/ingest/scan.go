@@ -1,6 +1,9 @@
 package ingest
 
 import (
+	"encoding/binary"
+	"math/bits"
+
 	"github.com/txlake/txlake/schemas"
 )
 
@@ -29,6 +32,7 @@ type fastScanner struct {
 // second-level keys of paths it begins.
 type scanKey struct {
 	name   string
+	plain  bool        // name has no '"', '\\' or control character (hinted)
 	leaf   []fieldPath // paths of length 1
 	nested []scanSub   // paths of length 2
 }
@@ -59,7 +63,7 @@ func newFastScanner(s *schemas.Schema) *fastScanner {
 			if !ok {
 				k = len(fs.top)
 				idx[p[0]] = k
-				fs.top = append(fs.top, scanKey{name: p[0]})
+				fs.top = append(fs.top, scanKey{name: p[0], plain: plainKey(p[0])})
 			}
 			if len(p) == 1 {
 				fs.top[k].leaf = append(fs.top[k].leaf, fieldPath{i, j})
@@ -107,16 +111,21 @@ func (fs *fastScanner) object(ln []byte) bool {
 		return skipWS(ln, i+1) == len(ln)
 	}
 	for {
-		key, j, ok := scanString(ln, i)
-		if !ok {
-			return false
+		var key []byte
+		k, j := fs.hinted(ln, i)
+		if k < 0 {
+			var ok bool
+			if key, j, ok = scanString(ln, i); !ok {
+				return false
+			}
+			k = fs.lookup(key)
 		}
 		j = skipWS(ln, j)
 		if j >= len(ln) || ln[j] != ':' {
 			return false
 		}
 		j = skipWS(ln, j+1)
-		k := fs.lookup(key)
+		var ok bool
 		if k < 0 {
 			fs.unk = append(fs.unk, key)
 			if j, ok = skipScalar(ln, j); !ok {
@@ -170,6 +179,26 @@ func (fs *fastScanner) set(fp fieldPath, kind schemas.RawKind, text []byte, b bo
 		r := &fs.raws[fp.field]
 		r.Kind, r.Text, r.Bool = kind, text, b
 	}
+}
+
+// hinted reports whether the key string at ln[i] is the one expected next
+// (fs.hint), compared in place: lines tend to repeat the previous line's
+// key order, and this skips scanning the key. It returns the key's index
+// and the index after its closing quote, or -1.
+func (fs *fastScanner) hinted(ln []byte, i int) (int, int) {
+	h := fs.hint
+	if h >= len(fs.top) || !fs.top[h].plain {
+		return -1, 0
+	}
+	name := fs.top[h].name
+	e := i + 1 + len(name)
+	// A plain name has no quote, backslash or control character, so the
+	// string ends at e exactly when these bytes match.
+	if e >= len(ln) || ln[i] != '"' || ln[e] != '"' || string(ln[i+1:e]) != name {
+		return -1, 0
+	}
+	fs.hint = h + 1
+	return h, e + 1
 }
 
 func (fs *fastScanner) lookup(key []byte) int {
@@ -240,11 +269,23 @@ func skipWS(ln []byte, i int) int {
 
 // scanString reads a string without escapes or control characters at
 // ln[i] and returns its contents and the index after its closing quote.
+// It looks at 8 bytes at a time for the first quote, backslash or control
+// character.
 func scanString(ln []byte, i int) ([]byte, int, bool) {
 	if i >= len(ln) || ln[i] != '"' {
 		return nil, 0, false
 	}
-	for j := i + 1; j < len(ln); j++ {
+	j := i + 1
+	for ; j+8 <= len(ln); j += 8 {
+		if m := stringStops(binary.LittleEndian.Uint64(ln[j:])); m != 0 {
+			j += bits.TrailingZeros64(m) >> 3
+			if ln[j] != '"' {
+				return nil, 0, false
+			}
+			return ln[i+1 : j], j + 1, true
+		}
+	}
+	for ; j < len(ln); j++ {
 		switch c := ln[j]; {
 		case c == '"':
 			return ln[i+1 : j], j + 1, true
@@ -253,6 +294,31 @@ func scanString(ln []byte, i int) ([]byte, int, bool) {
 		}
 	}
 	return nil, 0, false
+}
+
+const (
+	ones8 = 0x0101010101010101
+	high8 = 0x8080808080808080
+)
+
+// stringStops flags (bit 7 of each byte) the bytes of x, read little
+// endian, that end an unescaped string: '"', '\\' and those below 0x20.
+// A flag can be wrong only above a right one (borrows run upwards), so the
+// lowest flag is always right.
+func stringStops(x uint64) uint64 {
+	zero := func(y uint64) uint64 { return (y - ones8) &^ y & high8 }
+	return zero(x^(ones8*'"')) | zero(x^(ones8*'\\')) | (x-ones8*0x20)&^x&high8
+}
+
+// plainKey reports whether a JSON string holding exactly name needs no
+// escapes.
+func plainKey(name string) bool {
+	for i := 0; i < len(name); i++ {
+		if c := name[i]; c == '"' || c == '\\' || c < 0x20 {
+			return false
+		}
+	}
+	return true
 }
 
 // scanRaw reads one scalar value at ln[i]: its raw kind, its text (a

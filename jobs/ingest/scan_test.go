@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"bytes"
+	"math/rand/v2"
 	"os"
 	"reflect"
 	"strings"
@@ -108,4 +109,76 @@ func FuzzFastScanner(f *testing.F) {
 		fast, slow := decodeBoth(t, s, append(data, '\n'))
 		sameBatch(t, fast, slow)
 	})
+}
+
+// scanString looks at 8 bytes at a time; it must stop where a byte-by-byte
+// loop stops, for stops at every offset and after any bytes (high bytes
+// and control characters included, which the word-wise test borrows over).
+func TestScanStringMatchesByteLoop(t *testing.T) {
+	ref := func(ln []byte, i int) ([]byte, int, bool) {
+		if i >= len(ln) || ln[i] != '"' {
+			return nil, 0, false
+		}
+		for j := i + 1; j < len(ln); j++ {
+			switch c := ln[j]; {
+			case c == '"':
+				return ln[i+1 : j], j + 1, true
+			case c == '\\' || c < 0x20:
+				return nil, 0, false
+			}
+		}
+		return nil, 0, false
+	}
+	rng := rand.New(rand.NewPCG(3, 4))
+	alphabet := []byte{'a', 'Z', '0', ' ', '"', '\\', 0x00, 0x1f, 0x20, 0x21, 0x5b, 0x5d, 0x7f, 0x80, 0xc3, 0xa9, 0xff}
+	for n := range 200_000 {
+		ln := make([]byte, 1+rng.IntN(40))
+		for k := range ln {
+			if rng.IntN(4) == 0 {
+				ln[k] = alphabet[rng.IntN(len(alphabet))]
+			} else {
+				ln[k] = byte(rng.IntN(256))
+			}
+		}
+		ln[0] = '"'
+		gs, gj, gok := scanString(ln, 0)
+		ws, wj, wok := ref(ln, 0)
+		if gok != wok || gj != wj || !bytes.Equal(gs, ws) {
+			t.Fatalf("case %d %q: got %q %d %v, want %q %d %v", n, ln, gs, gj, gok, ws, wj, wok)
+		}
+	}
+}
+
+// Keys are compared in place when they are the expected next one, unless
+// the schema's name would need escapes in JSON.
+func TestFastScannerHintedKeys(t *testing.T) {
+	s, err := schemas.Parse("s.yaml", []byte(`table: t
+event_time: ts
+fields:
+  - name: ts
+    type: timestamp
+    required: true
+  - name: q
+    type: string
+    from: ['a"b', 'a\b', plain]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs := newFastScanner(s)
+	if fs == nil {
+		t.Fatal("no scanner")
+	}
+	for _, k := range fs.top {
+		if want := !strings.ContainsAny(k.name, "\"\\"); k.plain != want {
+			t.Errorf("key %q: plain %v", k.name, k.plain)
+		}
+	}
+	for _, ln := range []string{
+		`{"ts":1,"a\"b":"x"}`, `{"ts":1,"a\\b":"x"}`, `{"ts":1,"plain":"x"}`, `{"ts":1,"plainx":"x"}`,
+		`{"ts":1,"plai":"x"}`, `{"ts":1,"plain":"x","ts":2}`, `{"plain":"y","ts":1}`,
+	} {
+		fast, slow := decodeBoth(t, s, []byte(ln+"\n"))
+		sameBatch(t, fast, slow)
+	}
 }
