@@ -312,9 +312,9 @@ func (c *Coercer) Coerce(fieldIndex int, raw Raw) (Value, *RuleError) {
 		return Value{}, r.fail("type", "expected "+r.typeName)
 	}
 	if f.Type.Kind == KindString {
-		return c.coerceStringCached(r, raw.Text)
+		return c.coerceStringCached(r, raw.Text, raw.ASCII)
 	}
-	if !utf8.Valid(raw.Text) {
+	if !raw.ASCII && !utf8.Valid(raw.Text) {
 		return Value{}, r.fail("utf8", "invalid UTF-8")
 	}
 	text := bytes.TrimSpace(raw.Text)
@@ -444,15 +444,15 @@ const (
 
 // coerceStringCached is coerceString behind the field's cache of accepted
 // raw texts, and the UTF-8 check (a cached text was valid when it was
-// cached).
-func (c *Coercer) coerceStringCached(r *fieldRules, b []byte) (Value, *RuleError) {
+// cached). ascii says b is known to be ASCII.
+func (c *Coercer) coerceStringCached(r *fieldRules, b []byte, ascii bool) (Value, *RuleError) {
 	if v, ok := r.cache[string(b)]; ok { // no allocation for a map look-up
 		return Value{S: v}, nil
 	}
-	if !utf8.Valid(b) {
+	if !ascii && !utf8.Valid(b) {
 		return Value{}, r.fail("utf8", "invalid UTF-8")
 	}
-	v, rerr := c.coerceString(r, b)
+	v, rerr := c.coerceString(r, b, ascii)
 	if rerr != nil || r.cacheOff || v.Null {
 		return v, rerr
 	}
@@ -470,15 +470,16 @@ func (c *Coercer) coerceStringCached(r *fieldRules, b []byte) (Value, *RuleError
 	return v, nil
 }
 
-// coerceString applies the string rules to b, which must be valid UTF-8.
-func (c *Coercer) coerceString(r *fieldRules, b []byte) (Value, *RuleError) {
+// coerceString applies the string rules to b, which must be valid UTF-8
+// (ascii: known to be ASCII).
+func (c *Coercer) coerceString(r *fieldRules, b []byte, ascii bool) (Value, *RuleError) {
 	owned := false // b is in c.buf and may be changed in place
 	for _, op := range r.norm {
 		switch op {
 		case normTrim:
 			b = bytes.TrimSpace(b)
 		case normUpper, normLower:
-			if !isASCII(b) {
+			if !ascii && !isASCII(b) {
 				if op == normUpper {
 					b = bytes.ToUpper(b)
 				} else {
@@ -763,7 +764,7 @@ func (c *Coercer) coerceList(r *fieldRules, text []byte) (Value, *RuleError) {
 			return Value{}, r.fail("type", "element "+strconv.Itoa(i)+" is "+e.Type().String()+" (list<string> elements must be strings)")
 		}
 		b := e.GetStringBytes()
-		v, rerr := c.coerceStringCached(r, b) // checks UTF-8 (defensive: unescaping valid text gives valid text)
+		v, rerr := c.coerceStringCached(r, b, false) // checks UTF-8 (defensive: unescaping valid text gives valid text)
 		if rerr != nil {
 			rerr.Detail = "element " + strconv.Itoa(i) + ": " + rerr.Detail
 			return Value{}, rerr

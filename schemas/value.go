@@ -26,6 +26,9 @@ type Raw struct {
 	Text []byte
 	Kind RawKind
 	Bool bool
+	// ASCII says the decoder found Text to be all ASCII, so Coerce skips
+	// its UTF-8 check. False means unknown, never "not ASCII".
+	ASCII bool
 	// Text first: 32 bytes, which the compiler keeps in registers (the
 	// ingest hot path passes one per cell).
 }

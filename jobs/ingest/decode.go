@@ -391,6 +391,7 @@ func (d *decoder) rawsCSV(ln []byte, h *csvHeader, b *batch) (rule, field, reaso
 	if len(cells) != len(h.columns) {
 		return "csv", "", fmt.Sprintf("malformed CSV: %d fields, the header has %d", len(cells), len(h.columns))
 	}
+	ascii := isASCII(ln) // then so is every cell, unquoted or not
 	for i := range d.s.Fields {
 		col := h.fieldCol[i]
 		switch {
@@ -399,7 +400,7 @@ func (d *decoder) rawsCSV(ln []byte, h *csvHeader, b *batch) (rule, field, reaso
 		case len(cells[col]) == 0:
 			d.raws[i] = schemas.Raw{Kind: schemas.RawNull}
 		default:
-			d.raws[i] = schemas.Raw{Kind: schemas.RawString, Text: cells[col]}
+			d.raws[i] = schemas.Raw{Kind: schemas.RawString, Text: cells[col], ASCII: ascii}
 		}
 	}
 	return "", "", ""

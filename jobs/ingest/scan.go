@@ -115,7 +115,7 @@ func (fs *fastScanner) object(ln []byte) bool {
 		k, j := fs.hinted(ln, i)
 		if k < 0 {
 			var ok bool
-			if key, j, ok = scanString(ln, i); !ok {
+			if key, j, ok, _ = scanString(ln, i); !ok {
 				return false
 			}
 			k = fs.lookup(key)
@@ -145,13 +145,13 @@ func (fs *fastScanner) object(ln []byte) bool {
 					return false
 				}
 			} else {
-				kind, text, b, next, ok := scanRaw(ln, j)
+				kind, text, b, ascii, next, ok := scanRaw(ln, j)
 				if !ok {
 					return false
 				}
 				j = next
 				for _, fp := range sk.leaf {
-					fs.set(fp, kind, text, b)
+					fs.set(fp, kind, text, b, ascii)
 				}
 			}
 		}
@@ -170,14 +170,14 @@ func (fs *fastScanner) object(ln []byte) bool {
 	}
 }
 
-// set records the raw (kind, text, b) of field fp.field unless the line has one from an
-// earlier path of the field.
-func (fs *fastScanner) set(fp fieldPath, kind schemas.RawKind, text []byte, b bool) {
+// set records the raw (kind, text, b, ascii) of field fp.field unless the
+// line has one from an earlier path of the field.
+func (fs *fastScanner) set(fp fieldPath, kind schemas.RawKind, text []byte, b, ascii bool) {
 	if bit := uint64(1) << fp.field; fs.found&bit == 0 || fp.path < fs.prio[fp.field] {
 		fs.found |= bit
 		fs.prio[fp.field] = fp.path
 		r := &fs.raws[fp.field]
-		r.Kind, r.Text, r.Bool = kind, text, b
+		r.Kind, r.Text, r.Bool, r.ASCII = kind, text, b, ascii
 	}
 }
 
@@ -222,7 +222,7 @@ func (fs *fastScanner) scanNested(ln []byte, i int, subs []scanSub) (int, bool) 
 		return i + 1, true
 	}
 	for {
-		key, j, ok := scanString(ln, i)
+		key, j, ok, _ := scanString(ln, i)
 		if !ok {
 			return 0, false
 		}
@@ -230,14 +230,14 @@ func (fs *fastScanner) scanNested(ln []byte, i int, subs []scanSub) (int, bool) 
 		if j >= len(ln) || ln[j] != ':' {
 			return 0, false
 		}
-		kind, text, b, next, ok := scanRaw(ln, skipWS(ln, j+1))
+		kind, text, b, ascii, next, ok := scanRaw(ln, skipWS(ln, j+1))
 		if !ok {
 			return 0, false
 		}
 		j = next
 		for _, sub := range subs {
 			if sub.name == string(key) {
-				fs.set(sub.fp, kind, text, b)
+				fs.set(sub.fp, kind, text, b, ascii)
 			}
 		}
 		j = skipWS(ln, j)
@@ -268,32 +268,39 @@ func skipWS(ln []byte, i int) int {
 }
 
 // scanString reads a string without escapes or control characters at
-// ln[i] and returns its contents and the index after its closing quote.
-// It looks at 8 bytes at a time for the first quote, backslash or control
-// character.
-func scanString(ln []byte, i int) ([]byte, int, bool) {
+// ln[i] and returns its contents, the index after its closing quote and
+// whether the contents are all ASCII. It looks at 8 bytes at a time for the
+// first quote, backslash or control character.
+func scanString(ln []byte, i int) (text []byte, next int, ok, ascii bool) {
 	if i >= len(ln) || ln[i] != '"' {
-		return nil, 0, false
+		return nil, 0, false, false
 	}
+	var seen uint64 // the bytes before the stop, ORed: bit 7 of a byte is set by non-ASCII
 	j := i + 1
 	for ; j+8 <= len(ln); j += 8 {
-		if m := stringStops(binary.LittleEndian.Uint64(ln[j:])); m != 0 {
-			j += bits.TrailingZeros64(m) >> 3
+		w := binary.LittleEndian.Uint64(ln[j:])
+		if m := stringStops(w); m != 0 {
+			n := bits.TrailingZeros64(m) >> 3
+			seen |= w & (1<<(8*n) - 1)
+			j += n
 			if ln[j] != '"' {
-				return nil, 0, false
+				return nil, 0, false, false
 			}
-			return ln[i+1 : j], j + 1, true
+			return ln[i+1 : j], j + 1, true, seen&high8 == 0
 		}
+		seen |= w
 	}
 	for ; j < len(ln); j++ {
 		switch c := ln[j]; {
 		case c == '"':
-			return ln[i+1 : j], j + 1, true
+			return ln[i+1 : j], j + 1, true, seen&high8 == 0
 		case c == '\\' || c < 0x20:
-			return nil, 0, false
+			return nil, 0, false, false
+		default:
+			seen |= uint64(c)
 		}
 	}
-	return nil, 0, false
+	return nil, 0, false, false
 }
 
 const (
@@ -322,35 +329,36 @@ func plainKey(name string) bool {
 }
 
 // scanRaw reads one scalar value at ln[i]: its raw kind, its text (a
-// string's contents, a number as written) and, for a bool, its value.
-// It returns the parts, not a schemas.Raw: set stores them field by field
-// (copying whole Raw structs stalled on store forwarding in profiles).
-func scanRaw(ln []byte, i int) (kind schemas.RawKind, text []byte, b bool, next int, ok bool) {
+// string's contents, a number as written), for a bool its value, and
+// whether the text is all ASCII. It returns the parts, not a schemas.Raw:
+// set stores them field by field (copying whole Raw structs stalled on
+// store forwarding in profiles).
+func scanRaw(ln []byte, i int) (kind schemas.RawKind, text []byte, b, ascii bool, next int, ok bool) {
 	if i >= len(ln) {
-		return 0, nil, false, 0, false
+		return 0, nil, false, false, 0, false
 	}
 	switch c := ln[i]; {
 	case c == '"':
-		s, j, ok := scanString(ln, i)
-		return schemas.RawString, s, false, j, ok
+		s, j, ok, ascii := scanString(ln, i)
+		return schemas.RawString, s, false, ascii, j, ok
 	case c == '-' || (c >= '0' && c <= '9'):
 		j, ok := scanNumber(ln, i)
 		if !ok {
-			return 0, nil, false, 0, false
+			return 0, nil, false, false, 0, false
 		}
-		return schemas.RawNumber, ln[i:j:j], false, j, true
+		return schemas.RawNumber, ln[i:j:j], false, true, j, true
 	case hasLiteral(ln, i, "null"):
-		return schemas.RawNull, nil, false, i + 4, true
+		return schemas.RawNull, nil, false, true, i + 4, true
 	case hasLiteral(ln, i, "true"):
-		return schemas.RawBool, nil, true, i + 4, true
+		return schemas.RawBool, nil, true, true, i + 4, true
 	case hasLiteral(ln, i, "false"):
-		return schemas.RawBool, nil, false, i + 5, true
+		return schemas.RawBool, nil, false, true, i + 5, true
 	}
-	return 0, nil, false, 0, false
+	return 0, nil, false, false, 0, false
 }
 
 func skipScalar(ln []byte, i int) (int, bool) {
-	_, _, _, j, ok := scanRaw(ln, i)
+	_, _, _, _, j, ok := scanRaw(ln, i)
 	return j, ok
 }
 

@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/txlake/txlake/jobs/gen"
 	"github.com/txlake/txlake/schemas"
@@ -141,10 +142,13 @@ func TestScanStringMatchesByteLoop(t *testing.T) {
 			}
 		}
 		ln[0] = '"'
-		gs, gj, gok := scanString(ln, 0)
+		gs, gj, gok, gascii := scanString(ln, 0)
 		ws, wj, wok := ref(ln, 0)
 		if gok != wok || gj != wj || !bytes.Equal(gs, ws) {
 			t.Fatalf("case %d %q: got %q %d %v, want %q %d %v", n, ln, gs, gj, gok, ws, wj, wok)
+		}
+		if wascii := wok && utf8.Valid(ws) && !bytes.ContainsFunc(ws, func(r rune) bool { return r >= utf8.RuneSelf }); gascii != wascii {
+			t.Fatalf("case %d %q: ascii %v, want %v", n, ln, gascii, wascii)
 		}
 	}
 }
@@ -180,5 +184,23 @@ fields:
 	} {
 		fast, slow := decodeBoth(t, s, []byte(ln+"\n"))
 		sameBatch(t, fast, slow)
+	}
+}
+
+func TestIsASCII(t *testing.T) {
+	for n := range 40 {
+		b := bytes.Repeat([]byte{'a'}, n)
+		if !isASCII(b) {
+			t.Fatalf("%q: not ASCII", b)
+		}
+		for k := range n {
+			for _, c := range []byte{0x80, 0xc3, 0xff} {
+				b[k] = c
+				if isASCII(b) {
+					t.Fatalf("%q: ASCII", b)
+				}
+			}
+			b[k] = 0x7f
+		}
 	}
 }
