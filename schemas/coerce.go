@@ -54,15 +54,13 @@ type fieldRules struct {
 	// cache maps the raw text of a low-cardinality string field kept as it
 	// is (no PII policy: currencies, countries, statuses, merchant ids) to
 	// its accepted value. A hit skips the UTF-8 check, normalisation, the
-	// enum and pattern checks and the string allocation: one map look-up
-	// per cell. Rejected values are never cached. A field with more than
-	// memoLimit distinct raw values stops using it (cacheOff).
-	cache    map[string]string
-	cacheOff bool
+	// enum and pattern checks and the string allocation: one look-up per
+	// cell. Rejected values are never cached. A field with memoLimit
+	// distinct raw values stops using it.
+	cache strCache
 	// memo holds the masked forms of a pii: mask field (maskMemo), which
 	// repeat far more than its values, while it has fewer than memoLimit.
-	memo         map[string]string
-	memoOff      bool
+	memo         strCache
 	pattern      *simplePattern // f.Pattern's fast matcher, nil when it has none
 	formats      []timeFormat
 	maxIntDigits int
@@ -166,7 +164,7 @@ func compileRules(f *Field) (fieldRules, error) {
 			return r, errors.New("unknown normalize step " + strconv.Quote(op))
 		}
 	}
-	r.cacheOff = f.PII != "" && f.PII != PIIKeep
+	r.cache.off = f.PII != "" && f.PII != PIIKeep
 	if len(f.Enum) > 0 {
 		r.enum = make(map[string]string, len(f.Enum))
 		for _, e := range f.Enum {
@@ -446,27 +444,21 @@ const (
 // raw texts, and the UTF-8 check (a cached text was valid when it was
 // cached). ascii says b is known to be ASCII.
 func (c *Coercer) coerceStringCached(r *fieldRules, b []byte, ascii bool) (Value, *RuleError) {
-	if v, ok := r.cache[string(b)]; ok { // no allocation for a map look-up
+	if v, ok := r.cache.get(b); ok {
 		return Value{S: v}, nil
 	}
 	if !ascii && !utf8.Valid(b) {
 		return Value{}, r.fail("utf8", "invalid UTF-8")
 	}
 	v, rerr := c.coerceString(r, b, ascii)
-	if rerr != nil || r.cacheOff || v.Null {
+	if rerr != nil || r.cache.off || v.Null {
 		return v, rerr
-	}
-	if r.cache == nil {
-		r.cache = make(map[string]string)
 	}
 	key := v.S
 	if key != string(b) { // no allocation for the comparison
 		key = string(b)
 	}
-	r.cache[key] = v.S
-	if len(r.cache) >= memoLimit {
-		r.cache, r.cacheOff = nil, true
-	}
+	r.cache.add(key, v.S)
 	return v, nil
 }
 
@@ -557,19 +549,11 @@ const memoLimit = 4096
 // maskMemo returns masked as a string, from the field's memo of masked
 // forms while it has fewer than memoLimit of them.
 func (r *fieldRules) maskMemo(masked []byte) string {
-	if v, ok := r.memo[string(masked)]; ok { // no allocation for a map lookup
+	if v, ok := r.memo.get(masked); ok {
 		return v
 	}
 	v := string(masked)
-	if !r.memoOff {
-		if r.memo == nil {
-			r.memo = make(map[string]string)
-		}
-		r.memo[v] = v
-		if len(r.memo) >= memoLimit {
-			r.memo, r.memoOff = nil, true
-		}
-	}
+	r.memo.add(v, v)
 	return v
 }
 

@@ -116,7 +116,7 @@ func TestCoerceStringCache(t *testing.T) {
 			t.Fatalf("value %d %q: %+v %v", i, raw, v, rerr)
 		}
 	}
-	if !c.fields[1].cacheOff {
+	if !c.fields[1].cache.off {
 		t.Fatal("the cache is still on after more than memoLimit raw texts")
 	}
 	if _, rerr := c.Coerce(1, str(" Pending ")); rerr == nil || rerr.Rule != "enum" {
