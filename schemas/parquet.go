@@ -2,6 +2,7 @@ package schemas
 
 import (
 	"encoding/json"
+	"slices"
 	"strings"
 	"unsafe"
 
@@ -197,22 +198,25 @@ func (s *Schema) AppendColumn(dst []parquet.Value, fi, col int, vals []Value, ro
 	// in jobs/ingest checks the files are those of WriteRows).
 	switch k := f.Type.Kind; k {
 	case KindString, KindInt64, KindDecimal, KindTimestamp:
-		for _, r := range rows {
-			v := &vals[int(r)*nf+fi]
-			if v.Null {
-				dst = appendCell(dst, f, v, col)
-				continue
+		// Values are made in their slot of dst: parquet.Value is too large
+		// to stay in registers, and building one aside then copying it
+		// stalled on store forwarding (perf annotate).
+		n := len(dst)
+		dst = slices.Grow(dst, len(rows))[:n+len(rows)]
+		for i, r := range rows {
+			v, out := &vals[int(r)*nf+fi], &dst[n+i]
+			switch {
+			case v.Null:
+				*out = nullCell(f, col)
+			case k != KindString && def == 0:
+				*out = parquet.Int64Value(v.I)
+			case k != KindString:
+				*out = parquet.Int64Value(v.I).Level(0, def, col)
+			case def == 0:
+				*out = parquet.ByteArrayValue(unsafe.Slice(unsafe.StringData(v.S), len(v.S)))
+			default:
+				*out = parquet.ByteArrayValue(unsafe.Slice(unsafe.StringData(v.S), len(v.S))).Level(0, def, col)
 			}
-			var pv parquet.Value
-			if k == KindString {
-				pv = parquet.ByteArrayValue(unsafe.Slice(unsafe.StringData(v.S), len(v.S)))
-			} else {
-				pv = parquet.Int64Value(v.I)
-			}
-			if def != 0 {
-				pv = pv.Level(0, def, col)
-			}
-			dst = append(dst, pv)
 		}
 	default:
 		for _, r := range rows {
@@ -226,10 +230,7 @@ func (s *Schema) AppendColumn(dst []parquet.Value, fi, col int, vals []Value, ro
 // or for list<string> one per element (see appendList).
 func appendCell(row parquet.Row, f *Field, v *Value, col int) parquet.Row {
 	if v.Null {
-		if f.Required {
-			panic("schemas: AppendRow: null value in required field " + f.Name)
-		}
-		return append(row, parquet.NullValue().Level(0, 0, col))
+		return append(row, nullCell(f, col))
 	}
 	def := 0
 	if !f.Required {
@@ -251,6 +252,14 @@ func appendCell(row parquet.Row, f *Field, v *Value, col int) parquet.Row {
 		pv = parquet.Int32Value(int32(v.I))
 	}
 	return append(row, pv.Level(0, def, col))
+}
+
+// nullCell is the value of a null cell of f's column col.
+func nullCell(f *Field, col int) parquet.Value {
+	if f.Required {
+		panic("schemas: AppendRow: null value in required field " + f.Name)
+	}
+	return parquet.NullValue().Level(0, 0, col)
 }
 
 // appendList appends the values of one list<string> cell: an empty list is
