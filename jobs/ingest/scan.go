@@ -33,6 +33,7 @@ type fastScanner struct {
 type scanKey struct {
 	name   string
 	plain  bool        // name has no '"', '\\' or control character (hinted)
+	quoted string      // `"name":`, the compact form hinted compares
 	leaf   []fieldPath // paths of length 1
 	nested []scanSub   // paths of length 2
 }
@@ -63,7 +64,7 @@ func newFastScanner(s *schemas.Schema) *fastScanner {
 			if !ok {
 				k = len(fs.top)
 				idx[p[0]] = k
-				fs.top = append(fs.top, scanKey{name: p[0], plain: plainKey(p[0])})
+				fs.top = append(fs.top, scanKey{name: p[0], plain: plainKey(p[0]), quoted: `"` + p[0] + `":`})
 			}
 			if len(p) == 1 {
 				fs.top[k].leaf = append(fs.top[k].leaf, fieldPath{i, j})
@@ -119,12 +120,13 @@ func (fs *fastScanner) object(ln []byte) bool {
 				return false
 			}
 			k = fs.lookup(key)
+			j = skipWS(ln, j)
+			if j >= len(ln) || ln[j] != ':' {
+				return false
+			}
+			j++
 		}
 		j = skipWS(ln, j)
-		if j >= len(ln) || ln[j] != ':' {
-			return false
-		}
-		j = skipWS(ln, j+1)
 		var ok bool
 		if k < 0 {
 			fs.unk = append(fs.unk, key)
@@ -181,24 +183,24 @@ func (fs *fastScanner) set(fp fieldPath, kind schemas.RawKind, text []byte, b, a
 	}
 }
 
-// hinted reports whether the key string at ln[i] is the one expected next
-// (fs.hint), compared in place: lines tend to repeat the previous line's
-// key order, and this skips scanning the key. It returns the key's index
-// and the index after its closing quote, or -1.
+// hinted reports whether the key at ln[i] is the one expected next
+// (fs.hint), written compactly ("name": with no space before the colon),
+// compared in place: lines tend to repeat the previous line's key order,
+// and this skips scanning the key and the colon. It returns the key's index
+// and the index after the colon, or -1.
 func (fs *fastScanner) hinted(ln []byte, i int) (int, int) {
 	h := fs.hint
 	if h >= len(fs.top) || !fs.top[h].plain {
 		return -1, 0
 	}
-	name := fs.top[h].name
-	e := i + 1 + len(name)
 	// A plain name has no quote, backslash or control character, so the
-	// string ends at e exactly when these bytes match.
-	if e >= len(ln) || ln[i] != '"' || ln[e] != '"' || string(ln[i+1:e]) != name {
+	// string ends where these bytes say.
+	q := fs.top[h].quoted
+	if e := i + len(q); e > len(ln) || string(ln[i:e]) != q {
 		return -1, 0
 	}
 	fs.hint = h + 1
-	return h, e + 1
+	return h, i + len(q)
 }
 
 func (fs *fastScanner) lookup(key []byte) int {
