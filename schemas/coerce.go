@@ -421,13 +421,18 @@ func asciiFoldEq(b []byte, lower string) bool {
 	return true
 }
 
-func isASCII(b []byte) bool {
-	for _, c := range b {
-		if c >= utf8.RuneSelf {
-			return false
-		}
+// IsASCII reports whether b is all ASCII, 8 bytes at a time (the
+// normalize steps and the CSV decoder call it per cell and per line).
+func IsASCII(b []byte) bool {
+	var seen uint64
+	for len(b) >= 8 {
+		seen |= binary.LittleEndian.Uint64(b)
+		b = b[8:]
 	}
-	return true
+	for _, c := range b {
+		seen |= uint64(c)
+	}
+	return seen&0x8080808080808080 == 0
 }
 
 // normOp is one normalize step.
@@ -471,7 +476,7 @@ func (c *Coercer) coerceString(r *fieldRules, b []byte, ascii bool) (Value, *Rul
 		case normTrim:
 			b = bytes.TrimSpace(b)
 		case normUpper, normLower:
-			if !ascii && !isASCII(b) {
+			if !ascii && !IsASCII(b) {
 				if op == normUpper {
 					b = bytes.ToUpper(b)
 				} else {

@@ -373,3 +373,21 @@ func BenchmarkCoerceEnum(b *testing.B) {
 		}
 	}
 }
+
+func TestIsASCII(t *testing.T) {
+	for n := range 40 {
+		b := bytes.Repeat([]byte{'a'}, n)
+		if !IsASCII(b) {
+			t.Fatalf("%q: not ASCII", b)
+		}
+		for k := range n {
+			for _, c := range []byte{0x80, 0xc3, 0xff} {
+				b[k] = c
+				if IsASCII(b) {
+					t.Fatalf("%q: ASCII", b)
+				}
+			}
+			b[k] = 0x7f
+		}
+	}
+}

@@ -391,7 +391,7 @@ func (d *decoder) rawsCSV(ln []byte, h *csvHeader, b *batch) (rule, field, reaso
 	if len(cells) != len(h.columns) {
 		return "csv", "", fmt.Sprintf("malformed CSV: %d fields, the header has %d", len(cells), len(h.columns))
 	}
-	ascii := isASCII(ln) // then so is every cell, unquoted or not
+	ascii := schemas.IsASCII(ln) // then so is every cell, unquoted or not
 	for i := range d.s.Fields {
 		col := h.fieldCol[i]
 		switch {

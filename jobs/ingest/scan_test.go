@@ -186,21 +186,3 @@ fields:
 		sameBatch(t, fast, slow)
 	}
 }
-
-func TestIsASCII(t *testing.T) {
-	for n := range 40 {
-		b := bytes.Repeat([]byte{'a'}, n)
-		if !isASCII(b) {
-			t.Fatalf("%q: not ASCII", b)
-		}
-		for k := range n {
-			for _, c := range []byte{0x80, 0xc3, 0xff} {
-				b[k] = c
-				if isASCII(b) {
-					t.Fatalf("%q: ASCII", b)
-				}
-			}
-			b[k] = 0x7f
-		}
-	}
-}
