@@ -134,7 +134,10 @@ func (lr *lineReader) next(ctx context.Context) (*chunk, error) {
 func (lr *lineReader) longLine(ctx context.Context, data []byte) (*chunk, error) {
 	head := append([]byte(nil), data[:min(len(data), quarantineHeadBytes)]...)
 	length := int64(len(data))
-	scratch := data[:cap(data)]
+	// Read no more than the buffer's length, whatever its capacity (a
+	// recycled buffer may be larger): what follows the newline becomes the
+	// carry, and next copies at most chunkSize bytes of it.
+	scratch := data
 	for {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -144,6 +147,7 @@ func (lr *lineReader) longLine(ctx context.Context, data []byte) (*chunk, error)
 			if i := bytes.IndexByte(scratch[:m], '\n'); i >= 0 {
 				length += int64(i)
 				lr.carry = append(lr.carry[:0], scratch[i+1:m]...)
+				lr.eof = errors.Is(err, io.EOF)
 				c := &chunk{long: &longLine{head: head, length: length}, firstLine: lr.line, firstOffset: lr.offset, bytes: length + 1}
 				lr.line++
 				lr.offset += length + 1

@@ -317,3 +317,23 @@ func assertNothingCommitted(t *testing.T, st interface{ Root() string }, lakeDir
 		t.Errorf("files left after a failed run: %v", files)
 	}
 }
+
+// TestLineReaderRecycledLargerBuffer: a recycled chunk buffer may have more
+// capacity than this reader's chunk size (another job, or another test, ran
+// with a larger one). Reading the rest of a long line must stay within the
+// chunk size, or the carry after it outgrows the next buffer and lines are
+// lost. CI caught this as a flaky TestLineReader.
+func TestLineReaderRecycledLargerBuffer(t *testing.T) {
+	input := strings.Repeat("A", 25) + "\n" + strings.Repeat("B", 30) + "\nc\nd\n"
+	want := wantLines(input, 10)
+	for i := range 20 {
+		for range 4 {
+			big := make([]byte, 64<<10)
+			chunkPool.Put(&big)
+		}
+		got := readAllLines(t, strings.NewReader(input), 10, 9)
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("round %d:\ngot  %v\nwant %v", i, got, want)
+		}
+	}
+}
