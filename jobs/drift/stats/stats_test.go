@@ -518,8 +518,8 @@ func TestEdgeCases(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	mustExec(`CREATE TABLE edge_nan AS SELECT * FROM (VALUES (1.0::DOUBLE), ('nan'::DOUBLE), (2.0), (NULL)) t(v)`)
-	mustExec(`CREATE TABLE edge_empty (v DOUBLE)`)
+	mustExec(`CREATE OR REPLACE TABLE edge_nan AS SELECT * FROM (VALUES (1.0::DOUBLE), ('nan'::DOUBLE), (2.0), (NULL)) t(v)`)
+	mustExec(`CREATE OR REPLACE TABLE edge_empty (v DOUBLE)`)
 	res, err := Compare(ctx, db, Input{Ref: "edge_nan", Cur: "edge_nan", Column: "v", Kind: Numeric}, Options{})
 	if err != nil {
 		t.Fatal(err)
