@@ -112,6 +112,16 @@ func (p *pipeline) applyHistoryRules(ctx context.Context) error {
 	if len(files) == 0 {
 		return nil
 	}
+	// Every row is in, so the partitions' dedup state (a key set of 16
+	// bytes or more a key, and update_policy: replace's index) is garbage
+	// too: at 14M keys it was a quarter of a GiB still live under the
+	// phase's memory limit below.
+	for _, ps := range p.parts {
+		ps.keys = nil
+		if ps.versions != nil {
+			ps.versions.refs = nil
+		}
+	}
 	// The pipeline's buffers are garbage now; give their memory back before
 	// DuckDB takes its share, so that the two never add up.
 	debug.FreeOSMemory()
