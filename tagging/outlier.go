@@ -36,7 +36,7 @@ func (r *Rule) OutlierHits(ctx context.Context, db *sql.DB, in HistoryInput, hit
 	if r.Kind != Outlier {
 		return fmt.Errorf("rule %q: a %s rule is not an outlier rule", r.Name, r.Kind)
 	}
-	return scanKeys(ctx, db, r.outlierStreamSQL(in), &outlierScan{w: newOutlierWindow(r)}, hit)
+	return scanKeys(ctx, db, in, r.streamSQL(in), &outlierScan{w: newOutlierWindow(r)}, hit)
 }
 
 // outlierScan is the outlier window as a keyScanner: each new row is scored
@@ -62,23 +62,44 @@ func (s *outlierScan) flush() []int64 { return nil }
 // number; the file index is above them.
 const outlierRowBits = 40
 
-// outlierStreamSQL returns the query OutlierHits scans (see streamSQL):
-// the values as DOUBLE, NaN left out.
-func (r *Rule) outlierStreamSQL(in HistoryInput) string {
-	return r.streamSQL(in, "_v", "NOT isnan(_v)")
+// scanShape is the value expression and the filter of the rule's scan (see
+// streamSQL): velocity reads no value, novelty the value as text, outlier
+// as DOUBLE without NaN.
+func (r *Rule) scanShape() (value, filter string) {
+	switch r.Kind {
+	case Velocity:
+		return "NULL::VARCHAR", ""
+	case Novelty:
+		return "CAST(_v AS VARCHAR)", ""
+	}
+	return "_v", "NOT isnan(_v)"
 }
 
 // streamSQL returns a query that scans the rule's rows: one row per row of
 // the run and of the span's history of the run's keys (null keys and, but
-// for velocity, null fields left out, as HitsSQL does) that passes filter
-// (if not empty), as (key, event time in µs, value, id) sorted by key and
-// time. value is an expression over _v, the field (a DOUBLE for outlier
-// rules). id is FileIndexColumn<<outlierRowBits | RowColumn for a new row,
+// for velocity, null fields left out, as HitsSQL does) that passes the
+// filter of scanShape, as (key, event time in µs, value, id) sorted by key
+// and time. The value is scanShape's expression over _v, the field (a
+// DOUBLE for outlier rules). id is FileIndexColumn<<outlierRowBits | RowColumn for a new row,
 // null for history. The key is one string: each key column as text, all but
 // the last prefixed by its length, so that distinct keys never meet.
-func (r *Rule) streamSQL(in HistoryInput, value, filter string) string {
+//
+// With in.Staged set, the query reads bucket in.Bucket of the rows
+// StageSQL wrote instead, sorted by key and time as well.
+func (r *Rule) streamSQL(in HistoryInput) string {
+	if in.Staged != "" {
+		return "SELECT _k, _t, _v, _id FROM read_parquet(" + literal(stagedBucket(in.Staged, in.Bucket)+"/*.parquet") + ") ORDER BY _k, _t"
+	}
+	rows, keyList := r.rowsSQL(in)
+	return rows + " ORDER BY " + keyList + ", _ts"
+}
+
+// rowsSQL returns streamSQL's query unsorted, and the key columns as a
+// list for its ORDER BY.
+func (r *Rule) rowsSQL(in HistoryInput) (query, keyList string) {
+	value, filter := r.scanShape()
 	q := r.queryParts(in)
-	keyList := strings.Join(q.keys, ", ")
+	keyList = strings.Join(q.keys, ", ")
 	var key strings.Builder
 	for i, k := range q.keys {
 		s := "CAST(" + k + " AS VARCHAR)"
@@ -102,8 +123,7 @@ func (r *Rule) streamSQL(in HistoryInput, value, filter string) string {
 	if filter != "" {
 		b.WriteString(" WHERE " + filter)
 	}
-	b.WriteString(" ORDER BY " + keyList + ", _ts")
-	return b.String()
+	return b.String(), keyList
 }
 
 // outlierWindow scores one key's rows, fed in event-time order: each row

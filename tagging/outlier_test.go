@@ -233,28 +233,23 @@ func testOutlierDifferential(t *testing.T, method string, seed uint64, date bool
 		if rng.IntN(3) == 0 {
 			in.Hist = ""
 		}
-		got := map[string]bool{}
-		err := r.OutlierHits(ctx, db, in, func(file int, row int64) error {
-			got[fmt.Sprintf("f%d/%d", file, row)] = true
-			return nil
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
 		want, edge := referenceOutliers(t, db, &r, in)
 		if len(want) == 0 {
 			t.Errorf("threshold %v: the reference tags nothing; the test data is too tame", threshold)
 		}
-		for k := range want {
-			if !got[k] && !edge[k] {
-				t.Errorf("threshold %v, min_history %d, history %v: row %s tagged by the SQL, not by OutlierHits",
-					threshold, r.MinHistory, in.Hist != "", k)
+		for _, v := range lookupVariants {
+			got := v.hits(t, db, &r, in)
+			for k := range want {
+				if !got[k] && !edge[k] {
+					t.Errorf("threshold %v, min_history %d, history %v, %s: row %s tagged by the SQL, not by OutlierHits",
+						threshold, r.MinHistory, in.Hist != "", v.name, k)
+				}
 			}
-		}
-		for k := range got {
-			if !want[k] && !edge[k] {
-				t.Errorf("threshold %v, min_history %d, history %v: row %s tagged by OutlierHits, not by the SQL",
-					threshold, r.MinHistory, in.Hist != "", k)
+			for k := range got {
+				if !want[k] && !edge[k] {
+					t.Errorf("threshold %v, min_history %d, history %v, %s: row %s tagged by OutlierHits, not by the SQL",
+						threshold, r.MinHistory, in.Hist != "", v.name, k)
+				}
 			}
 		}
 	}

@@ -4,7 +4,12 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
 )
 
 // ScanHits finds the new rows the history rule r tags, with exactly the
@@ -30,17 +35,57 @@ func (r *Rule) ScanHits(ctx context.Context, db *sql.DB, in HistoryInput, hit fu
 	case Outlier:
 		return r.OutlierHits(ctx, db, in, hit)
 	case Velocity:
-		return scanKeys(ctx, db, r.streamSQL(in, "NULL::VARCHAR", ""), &velocityScan{span: span, count: r.Count}, hit)
+		return scanKeys(ctx, db, in, r.streamSQL(in), &velocityScan{span: span, count: r.Count}, hit)
 	case Novelty:
-		return scanKeys(ctx, db, r.streamSQL(in, "CAST(_v AS VARCHAR)", ""),
+		return scanKeys(ctx, db, in, r.streamSQL(in),
 			&noveltyScan{span: span, tagWithoutHistory: r.NoHistory == NoHistoryTag, seen: map[string]int64{}}, hit)
 	}
 	return fmt.Errorf("rule %q: a %s rule has no history scan", r.Name, r.Kind)
 }
 
-// scanKeys runs q (a streamSQL query) and feeds its rows to w, key by key,
-// calling hit with the file index and row number of each new row w tags.
-func scanKeys[V any](ctx context.Context, db *sql.DB, q string, w keyScanner[V], hit func(file int, row int64) error) error {
+// StageSQL returns a DuckDB COPY statement that writes the rows of every
+// key bucket's scan (in.Buckets of them, two or more) into the local
+// directory dir, as Parquet files under dir/_b=<bucket>/, in one pass over
+// in.Cur and in.Hist. ScanHits and OutlierHits given in.Staged = dir then
+// read one bucket's rows from there: a lookup in B key buckets reads its
+// inputs once instead of B times. dir must not exist yet; in.Bucket is
+// ignored. The staged rows are the key as one string, the event time in
+// µs, the rule's value and the new row's id (see streamSQL), about 15
+// bytes a row on disk for the shipped rules. Small row groups keep DuckDB's
+// buffers of the open partitions small: at 35 buckets, 20,000 rows halved
+// both the time and the memory of the default.
+func (r *Rule) StageSQL(in HistoryInput, dir string) (string, error) {
+	if !r.History() {
+		return "", fmt.Errorf("rule %q: a %s rule has no history scan", r.Name, r.Kind)
+	}
+	if in.Buckets < 2 {
+		return "", fmt.Errorf("rule %q: staging needs two or more key buckets, not %d", r.Name, in.Buckets)
+	}
+	all := in
+	all.Bucket, all.Buckets, all.Staged = 0, 0, ""
+	rows, _ := r.rowsSQL(all)
+	return "COPY (SELECT _k, _t, _v, _id, hash(_k) % " + strconv.Itoa(in.Buckets) + " AS _b FROM (" + rows + ")) TO " +
+		literal(dir) + " (FORMAT parquet, PARTITION_BY (_b), ROW_GROUP_SIZE 20000)", nil
+}
+
+// stagedBucket is the directory of bucket b's rows in a StageSQL
+// directory. DuckDB writes none for a bucket without rows.
+func stagedBucket(dir string, b int) string {
+	return filepath.Join(dir, "_b="+strconv.Itoa(b))
+}
+
+// scanKeys runs q (a streamSQL query for in) and feeds its rows to w, key by
+// key, calling hit with the file index and row number of each new row w
+// tags.
+func scanKeys[V any](ctx context.Context, db *sql.DB, in HistoryInput, q string, w keyScanner[V], hit func(file int, row int64) error) error {
+	if in.Staged != "" {
+		switch _, err := os.Stat(stagedBucket(in.Staged, in.Bucket)); {
+		case errors.Is(err, fs.ErrNotExist):
+			return nil // no key fell in the bucket
+		case err != nil:
+			return err
+		}
+	}
 	rows, err := db.QueryContext(ctx, q)
 	if err != nil {
 		return err

@@ -24,6 +24,10 @@ type HistoryInput struct {
 	// gives the rule's hits in parts, each with a fraction of the memory
 	// (rules only ever compare rows of one key).
 	Bucket, Buckets int
+	// Staged, when not empty, is a directory StageSQL wrote this rule's
+	// rows to for Buckets buckets: ScanHits and OutlierHits read bucket
+	// Bucket's rows from it, not from Cur and Hist. HitsSQL ignores it.
+	Staged string
 }
 
 // Columns of Cur that identify a new row, and the columns of HitsSQL's
@@ -178,6 +182,9 @@ func (r *Rule) queryParts(in HistoryInput) queryParts {
 }
 
 func ident(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
+
+// literal quotes s as a DuckDB string literal.
+func literal(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 
 func tsLiteral(t time.Time) string {
 	return "TIMESTAMPTZ '" + t.UTC().Format("2006-01-02 15:04:05.999999") + "+00'"
