@@ -36,7 +36,7 @@ func (r *Rule) OutlierHits(ctx context.Context, db *sql.DB, in HistoryInput, hit
 	if r.Kind != Outlier {
 		return fmt.Errorf("rule %q: a %s rule is not an outlier rule", r.Name, r.Kind)
 	}
-	return scanKeys(ctx, db, in, r.streamSQL(in), &outlierScan{w: newOutlierWindow(r)}, hit)
+	return scanKeys(ctx, db, r, in, &outlierScan{w: newOutlierWindow(r)}, hit)
 }
 
 // outlierScan is the outlier window as a keyScanner: each new row is scored
@@ -83,13 +83,7 @@ func (r *Rule) scanShape() (value, filter string) {
 // DOUBLE for outlier rules). id is FileIndexColumn<<outlierRowBits | RowColumn for a new row,
 // null for history. The key is one string: each key column as text, all but
 // the last prefixed by its length, so that distinct keys never meet.
-//
-// With in.Staged set, the query reads bucket in.Bucket of the rows
-// StageSQL wrote instead, sorted by key and time as well.
 func (r *Rule) streamSQL(in HistoryInput) string {
-	if in.Staged != "" {
-		return "SELECT _k, _t, _v, _id FROM read_parquet(" + literal(stagedBucket(in.Staged, in.Bucket)+"/*.parquet") + ") ORDER BY _k, _t"
-	}
 	rows, keyList := r.rowsSQL(in)
 	return rows + " ORDER BY " + keyList + ", _ts"
 }

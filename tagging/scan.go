@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 )
 
 // ScanHits finds the new rows the history rule r tags, with exactly the
@@ -35,9 +36,9 @@ func (r *Rule) ScanHits(ctx context.Context, db *sql.DB, in HistoryInput, hit fu
 	case Outlier:
 		return r.OutlierHits(ctx, db, in, hit)
 	case Velocity:
-		return scanKeys(ctx, db, in, r.streamSQL(in), &velocityScan{span: span, count: r.Count}, hit)
+		return scanKeys(ctx, db, r, in, &velocityScan{span: span, count: r.Count}, hit)
 	case Novelty:
-		return scanKeys(ctx, db, in, r.streamSQL(in),
+		return scanKeys(ctx, db, r, in,
 			&noveltyScan{span: span, tagWithoutHistory: r.NoHistory == NoHistoryTag, seen: map[string]int64{}}, hit)
 	}
 	return fmt.Errorf("rule %q: a %s rule has no history scan", r.Name, r.Kind)
@@ -74,17 +75,42 @@ func stagedBucket(dir string, b int) string {
 	return filepath.Join(dir, "_b="+strconv.Itoa(b))
 }
 
-// scanKeys runs q (a streamSQL query for in) and feeds its rows to w, key by
+// scanSQL returns the query a scan of in reads: streamSQL's or, with
+// in.Staged, bucket in.Bucket's staged rows sorted by key and time. It
+// returns "" for a staged bucket without rows. The staged files are listed
+// here, not globbed by DuckDB, which would read glob characters in the
+// directory's name as patterns.
+func (r *Rule) scanSQL(in HistoryInput) (string, error) {
+	if in.Staged == "" {
+		return r.streamSQL(in), nil
+	}
+	dir := stagedBucket(in.Staged, in.Bucket)
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", nil // no key fell in the bucket
+	}
+	if err != nil {
+		return "", err
+	}
+	var files []string
+	for _, e := range entries {
+		if e.Type().IsRegular() && strings.HasSuffix(e.Name(), ".parquet") {
+			files = append(files, literal(filepath.Join(dir, e.Name())))
+		}
+	}
+	if len(files) == 0 {
+		return "", nil
+	}
+	return "SELECT _k, _t, _v, _id FROM read_parquet([" + strings.Join(files, ", ") + "]) ORDER BY _k, _t", nil
+}
+
+// scanKeys runs r's scan of in (scanSQL) and feeds its rows to w, key by
 // key, calling hit with the file index and row number of each new row w
 // tags.
-func scanKeys[V any](ctx context.Context, db *sql.DB, in HistoryInput, q string, w keyScanner[V], hit func(file int, row int64) error) error {
-	if in.Staged != "" {
-		switch _, err := os.Stat(stagedBucket(in.Staged, in.Bucket)); {
-		case errors.Is(err, fs.ErrNotExist):
-			return nil // no key fell in the bucket
-		case err != nil:
-			return err
-		}
+func scanKeys[V any](ctx context.Context, db *sql.DB, r *Rule, in HistoryInput, w keyScanner[V], hit func(file int, row int64) error) error {
+	q, err := r.scanSQL(in)
+	if err != nil || q == "" {
+		return err
 	}
 	rows, err := db.QueryContext(ctx, q)
 	if err != nil {

@@ -115,7 +115,7 @@ func (v lookupVariant) hits(t *testing.T, db *sql.DB, r *Rule, in HistoryInput) 
 	t.Helper()
 	in.Buckets = v.buckets
 	if v.staged {
-		dir := filepath.Join(t.TempDir(), "stage's") // a quote, for the literal
+		dir := filepath.Join(t.TempDir(), "stage's [x]") // a quote and glob characters
 		q, err := r.StageSQL(in, dir)
 		if err != nil {
 			t.Fatal(err)
