@@ -51,10 +51,11 @@ func (r *Rule) ScanHits(ctx context.Context, db *sql.DB, in HistoryInput, hit fu
 // read one bucket's rows from there: a lookup in B key buckets reads its
 // inputs once instead of B times. dir must not exist yet; in.Bucket is
 // ignored. The staged rows are the key as one string, the event time in
-// µs, the rule's value and the new row's id (see streamSQL), about 15
-// bytes a row on disk for the shipped rules. Small row groups keep DuckDB's
-// buffers of the open partitions small: at 35 buckets, 20,000 rows halved
-// both the time and the memory of the default.
+// µs, the rule's value and the new row's id (see streamSQL): 15 bytes a
+// row on disk for a velocity rule on gen's data. Small row groups keep
+// DuckDB's buffers of the open partitions small: at 35 buckets, 20,000 rows
+// took the COPY from 4.8 s to 2.5 s and its peak RSS from 198 to 123 MiB
+// against the default.
 func (r *Rule) StageSQL(in HistoryInput, dir string) (string, error) {
 	if !r.History() {
 		return "", fmt.Errorf("rule %q: a %s rule has no history scan", r.Name, r.Kind)
