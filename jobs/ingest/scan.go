@@ -296,7 +296,7 @@ func scanString(ln []byte, i int) (text []byte, next int, ok, ascii bool) {
 		switch c := ln[j]; {
 		case c == '"':
 			return ln[i+1 : j], j + 1, true, seen&high8 == 0
-		case c == '\\' || c < 0x20:
+		case endsString(c):
 			return nil, 0, false, false
 		default:
 			seen |= uint64(c)
@@ -319,11 +319,15 @@ func stringStops(x uint64) uint64 {
 	return zero(x^(ones8*'"')) | zero(x^(ones8*'\\')) | (x-ones8*0x20)&^x&high8
 }
 
+// endsString reports whether c ends an unescaped string: '"', '\\' or a
+// control character (stringStops is its 8-byte form).
+func endsString(c byte) bool { return c == '"' || c == '\\' || c < 0x20 }
+
 // plainKey reports whether a JSON string holding exactly name needs no
 // escapes.
 func plainKey(name string) bool {
 	for i := 0; i < len(name); i++ {
-		if c := name[i]; c == '"' || c == '\\' || c < 0x20 {
+		if endsString(name[i]) {
 			return false
 		}
 	}
